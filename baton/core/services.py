@@ -1,0 +1,147 @@
+"""Write helpers every domain service uses: validate, write, audit, check scope, all in one transaction.
+
+Domain services (`leads.services.lead_create`, ...) call these so that every write, from the UI,
+the API, a job or an import, leaves exactly one audit row and never lands outside the actor's scope.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from baton.core import clock, scoping
+from baton.core.errors import PermissionDenied, ValidationFailed
+from baton.core.models import AuditEntry, ChangeSource
+
+
+def _plain(value):
+    if isinstance(value, models.Model):
+        return {"id": value.pk, "label": str(value)}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if hasattr(value, "name") and hasattr(value, "url"):  # FieldFile
+        return value.name or None
+    return value
+
+
+def snapshot(obj: models.Model, fields) -> dict:
+    """JSON-ready values of `fields` on `obj` (FKs as id + label, many-to-many as sorted labels)."""
+    out = {}
+    for name in fields:
+        field = obj._meta.get_field(name)
+        if field.many_to_many:
+            out[name] = sorted(str(o) for o in getattr(obj, name).all()) if obj.pk else []
+        elif field.is_relation:
+            out[name] = _plain(getattr(obj, name))
+        else:
+            out[name] = _plain(getattr(obj, name))
+    return out
+
+
+def validation_error_to_domain(exc: ValidationError) -> ValidationFailed:
+    errors = []
+    if hasattr(exc, "error_dict"):
+        for field, items in exc.error_dict.items():
+            for item in items:
+                msg = " ".join(item.messages) if hasattr(item, "messages") else str(item)
+                errors.append((None if field == "__all__" else field, msg))
+    else:
+        errors = [(None, m) for m in exc.messages]
+    return ValidationFailed(errors=errors)
+
+
+def _full_clean(obj, exclude=None):
+    try:
+        obj.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        raise validation_error_to_domain(exc) from exc
+
+
+def record(obj, *, actor, source, action, changes=None, message=""):
+    """Write one audit row for `obj` (called inside the write's transaction)."""
+    return AuditEntry.objects.create(
+        at=clock.now(),
+        actor=actor if actor and actor.is_authenticated else None,
+        source=source,
+        action=action,
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=obj.pk,
+        object_repr=str(obj)[:200],
+        changes=changes or {},
+        message=message[:500],
+    )
+
+
+def _ensure_in_scope(obj, actor, action):
+    if actor is None:  # system and job writes act for the company
+        return
+    model = type(obj)
+    if not scoping.restrict(model._default_manager.filter(pk=obj.pk), actor, action).exists():
+        raise PermissionDenied()
+
+
+def _split(model, data):
+    plain, m2m = {}, {}
+    for key, value in data.items():
+        field = model._meta.get_field(key)
+        (m2m if field.many_to_many else plain)[key] = value
+    return plain, m2m
+
+
+def create_object(model, *, actor, source=ChangeSource.UI, data: dict, message="", check_scope=True):
+    """Validate and create a `model` row from `data`, audit it, and refuse it if it lands outside scope."""
+    plain, m2m = _split(model, data)
+    with transaction.atomic():
+        obj = model(**plain)
+        _full_clean(obj)
+        obj.save()
+        for name, values in m2m.items():
+            getattr(obj, name).set(values)
+        fields = [k for k in data]
+        after = snapshot(obj, fields)
+        changes = {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
+        record(obj, actor=actor, source=source, action=AuditEntry.Action.CREATE, changes=changes, message=message)
+        if check_scope:
+            _ensure_in_scope(obj, actor, "change")
+    return obj
+
+
+def update_object(obj, *, actor, source=ChangeSource.UI, data: dict, message="", check_scope=True):
+    """Apply `data` to `obj`; audit only the fields whose value really changed. Returns the changes."""
+    model = type(obj)
+    plain, m2m = _split(model, data)
+    with transaction.atomic():
+        if check_scope:
+            _ensure_in_scope(obj, actor, "change")
+        before = snapshot(obj, data.keys())
+        for key, value in plain.items():
+            setattr(obj, key, value)
+        _full_clean(obj)
+        obj.save()
+        for name, values in m2m.items():
+            getattr(obj, name).set(values)
+        after = snapshot(obj, data.keys())
+        changes = {k: [before[k], after[k]] for k in data if before[k] != after[k]}
+        if changes or message:
+            record(obj, actor=actor, source=source, action=AuditEntry.Action.UPDATE, changes=changes,
+                   message=message)
+        if check_scope:
+            _ensure_in_scope(obj, actor, "change")
+    return changes
+
+
+def delete_object(obj, *, actor, source=ChangeSource.UI, message=""):
+    with transaction.atomic():
+        if actor is not None and not scoping.restrict(
+            type(obj)._default_manager.filter(pk=obj.pk), actor, "delete"
+        ).exists():
+            raise PermissionDenied()
+        record(obj, actor=actor, source=source, action=AuditEntry.Action.DELETE,
+               changes={}, message=message or str(obj))
+        obj.delete()

@@ -1,0 +1,95 @@
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from baton.accounts.models import Account, Contact
+from baton.core import clock
+from baton.core.errors import ValidationFailed
+from baton.core.models import ChangeSource
+from baton.core.services import create_object, delete_object, update_object
+from baton.leads.models import Lead, LeadStatus
+
+
+def _stamp(lead: Lead | None, data: dict, now) -> dict:
+    """Clock stamps that follow from a change: assignment and status changes start and stop SLA clocks."""
+    data = dict(data)
+    old_owner = lead.owner_id if lead else None
+    new_owner = data.get("owner", lead.owner if lead else None)
+    new_owner_id = getattr(new_owner, "pk", new_owner)
+    if new_owner_id and new_owner_id != old_owner:
+        data["assigned_at"] = now
+        status = data.get("status", lead.status if lead else LeadStatus.NEW)
+        if status == LeadStatus.NEW:
+            data["status"] = LeadStatus.ASSIGNED
+    if lead is None or ("status" in data and data["status"] != lead.status):
+        data["status_changed_at"] = now
+    return data
+
+
+def lead_create(*, actor, source=ChangeSource.UI, **data) -> Lead:
+    now = clock.now()
+    data.setdefault("created_at", now)
+    return create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now))
+
+
+def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data) -> dict:
+    now = clock.now()
+    data = _stamp(lead, data, now)
+    data["updated_at"] = now
+    changes = update_object(lead, actor=actor, source=source, data=data, message=message)
+    if set(changes) == {"updated_at"}:
+        # Nothing the user changed: keep the row as it was and the history clean.
+        changes = {}
+    return changes
+
+
+def lead_delete(*, lead: Lead, actor, source=ChangeSource.UI) -> None:
+    delete_object(lead, actor=actor, source=source)
+
+
+def lead_convert(*, lead: Lead, actor, source=ChangeSource.UI, opportunity_name: str = "",
+                 amount=None, pipeline=None, account: Account | None = None) -> dict:
+    """Turn a lead into an account (new or given), a contact and an opportunity, in one transaction.
+
+    Returns {"account", "contact", "opportunity"}.
+    """
+    from baton.accounts.services import account_create, contact_create
+    from baton.opportunities.services import opportunity_create
+
+    if lead.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
+        raise ValidationFailed(errors=[("status", _("A converted or disqualified lead cannot be converted."))])
+    owner = lead.owner or actor
+    with transaction.atomic():
+        if account is None:
+            if not lead.company:
+                raise ValidationFailed(errors=[("company", _("A lead needs a company name to become an account."))])
+            account = account_create(actor=actor, source=source, name=lead.company, region=lead.region,
+                                     owner=owner, industries=list(lead.industries.all()))
+        contact: Contact | None = None
+        if lead.contact_name:
+            contact = contact_create(actor=actor, source=source, account=account, name=lead.contact_name,
+                                     phone=lead.phone, email=lead.email)
+        opportunity = opportunity_create(
+            actor=actor, source=source, name=opportunity_name or f"{account.name}",
+            account=account, contact=contact, lead=lead, owner=owner,
+            amount=amount if amount is not None else (lead.budget or 0), pipeline=pipeline,
+        )
+        lead_update(lead=lead, actor=actor, source=source, status=LeadStatus.CONVERTED, account=account,
+                    contact=contact, message=_("Converted to opportunity %(name)s") % {"name": opportunity.name})
+    return {"account": account, "contact": contact, "opportunity": opportunity}
+
+
+def lead_touch(*, lead: Lead, occurred_at, is_contact: bool) -> None:
+    """Stamp a lead when an activity is logged on it (called by activities.services, audited there)."""
+    updates = {}
+    if lead.last_activity_at is None or occurred_at > lead.last_activity_at:
+        updates["last_activity_at"] = occurred_at
+    if is_contact and (lead.first_contact_at is None or occurred_at < lead.first_contact_at):
+        updates["first_contact_at"] = occurred_at
+    if is_contact and lead.status in (LeadStatus.NEW, LeadStatus.ASSIGNED):
+        updates["status"] = LeadStatus.CONTACTED
+        updates["status_changed_at"] = clock.now()
+    if updates:
+        for key, value in updates.items():
+            setattr(lead, key, value)
+        Lead.objects.filter(pk=lead.pk).update(**updates)
+
