@@ -145,3 +145,37 @@ def delete_object(obj, *, actor, source=ChangeSource.UI, message=""):
         record(obj, actor=actor, source=source, action=AuditEntry.Action.DELETE,
                changes={}, message=message or str(obj))
         obj.delete()
+
+
+def attachment_create(*, actor, file, linked_object, kind="document", name="", source=ChangeSource.UI):
+    """Store an uploaded file against a record, with its SHA-256 and size, audited on the linked record too."""
+    import hashlib
+    import mimetypes
+
+    from django.conf import settings
+    from django.utils.translation import gettext as _
+
+    from baton.core.models import Attachment
+
+    if file.size > settings.BATON_MAX_UPLOAD_BYTES:
+        raise ValidationFailed(errors=[("file", _("The file is larger than %(max)s MB.") % {
+            "max": settings.BATON_MAX_UPLOAD_BYTES // (1024 * 1024)})])
+    if file.size == 0:
+        raise ValidationFailed(errors=[("file", _("The file is empty."))])
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    name = name or getattr(file, "name", "") or "file"
+    content_type = getattr(file, "content_type", None) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    with transaction.atomic():
+        _ensure_in_scope(linked_object, actor, "change")
+        attachment = create_object(Attachment, actor=actor, source=source, check_scope=False, data={
+            "file": file, "name": name[:255], "kind": kind, "sha256": digest.hexdigest(), "size": file.size,
+            "content_type": content_type[:100],
+            "linked_type": ContentType.objects.get_for_model(linked_object, for_concrete_model=False),
+            "linked_id": linked_object.pk, "uploaded_by": actor, "uploaded_at": clock.now(),
+        })
+        record(linked_object, actor=actor, source=source, action=AuditEntry.Action.EVENT,
+               changes={"attachments": [None, attachment.name]}, message=_("File attached"))
+    return attachment
