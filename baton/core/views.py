@@ -10,7 +10,37 @@ from baton.org.services import user_set_language
 
 @login_required
 def home(request):
-    return render(request, "core/home.html", {})
+    """A small dashboard of the signed-in user's work, everything counted through the scoped selectors."""
+    from datetime import datetime, time, timedelta
+
+    from django.db.models import Count, Sum
+    from django.utils import timezone
+
+    from baton.activities.models import Task
+    from baton.activities.selectors import task_list
+    from baton.core import clock
+    from baton.leads.models import OPEN_LEAD_STATUSES
+    from baton.leads.selectors import lead_list
+    from baton.opportunities.models import Opportunity
+    from baton.opportunities.selectors import opportunity_list
+
+    user = request.user
+    today = timezone.localdate(clock.now())
+    tomorrow = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+    my_leads = lead_list(user=user).filter(owner=user, status__in=OPEN_LEAD_STATUSES)
+    deals = opportunity_list(user=user).filter(status=Opportunity.Status.OPEN).aggregate(
+        n=Count("id"), total=Sum("amount"))
+    due = task_list(user=user).filter(assignee=user, status=Task.Status.OPEN, due_at__lt=tomorrow)
+    return render(request, "core/home.html", {
+        "my_open_leads": my_leads.count(),
+        "open_deals": deals["n"] or 0,
+        "open_amount": deals["total"] or 0,
+        "tasks_due": due.count(),
+        "recent_leads": my_leads[:5],
+        "due_tasks": due.order_by("due_at")[:5],
+        "now": clock.now(),
+        "open_lead_statuses": [str(s) for s in OPEN_LEAD_STATUSES],
+    })
 
 
 @require_POST
