@@ -61,6 +61,11 @@ class Lead(models.Model):
     contact_name = models.CharField(_("contact name"), max_length=80, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True, db_index=True)
     email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    # Normalised keys for duplicate lookup (E.164 phone, lower-case e-mail, stripped company name);
+    # filled by leads.services from baton.capture.dedupe, never edited by hand.
+    phone_norm = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    email_norm = models.CharField(max_length=254, blank=True, db_index=True, editable=False)
+    company_norm = models.CharField(max_length=200, blank=True, db_index=True, editable=False)
     industries = models.ManyToManyField(
         "accounts.Industry", verbose_name=_("industries"), blank=True, related_name="leads"
     )

@@ -25,16 +25,30 @@ def _stamp(lead: Lead | None, data: dict, now) -> dict:
     return data
 
 
+def _normalised_keys(data: dict) -> dict:
+    """phone_norm / email_norm / company_norm for the duplicate lookup (baton.capture.dedupe)."""
+    from baton.capture.dedupe import normalised_keys
+
+    return normalised_keys(data)
+
+
 def lead_create(*, actor, source=ChangeSource.UI, **data) -> Lead:
     now = clock.now()
     data.setdefault("created_at", now)
+    if "lead_source" in data:  # the Lead.source field; `source` here is the audit's change source
+        data["source"] = data.pop("lead_source")
+    data.update(_normalised_keys(data))
     return create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now))
 
 
 def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data) -> dict:
     now = clock.now()
+    if "lead_source" in data:  # the Lead.source field; `source` here is the audit's change source
+        data["source"] = data.pop("lead_source")
     data = _stamp(lead, data, now)
     data["updated_at"] = now
+    for key, value in _normalised_keys(data).items():  # derived keys: saved with the row, not audited
+        setattr(lead, key, value)
     changes = update_object(lead, actor=actor, source=source, data=data, message=message)
     if set(changes) == {"updated_at"}:
         # Nothing the user changed: keep the row as it was and the history clean.

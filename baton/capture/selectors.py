@@ -1,0 +1,84 @@
+from django.db import connection
+
+from baton.capture import dedupe
+from baton.capture.models import DedupePolicy
+from baton.core import scoping
+from baton.leads.models import Lead, LeadStatus
+
+MAX_FUZZY_CANDIDATES = 200
+
+
+def policy_for(source: str) -> DedupePolicy:
+    """The active policy for `source`, else the active default (source ""), else an unsaved built-in one."""
+    policies = {p.source: p for p in DedupePolicy.objects.filter(active=True, source__in=[source or "", ""])}
+    return policies.get(source or "") or policies.get("") or DedupePolicy(
+        source="", action=DedupePolicy.Action.FLAG, fuzzy_threshold=dedupe.DEFAULT_FUZZY_THRESHOLD
+    )
+
+
+def _prefix_filter(prefix: str) -> dict:
+    # PostgreSQL answers LIKE 'ab%' from the varchar_pattern_ops index Django adds for db_index CharFields;
+    # SQLite's LIKE is case-insensitive and cannot use the index, a binary range can (UTF-8 sorts by code point).
+    if connection.vendor == "sqlite":
+        return {"company_norm__gte": prefix, "company_norm__lt": prefix + "\U0010ffff"}
+    return {"company_norm__startswith": prefix}
+
+
+def _root(lead: Lead) -> Lead:
+    """A flagged or merged duplicate points at its original: match that one."""
+    seen = {lead.pk}
+    while lead.duplicate_of_id and lead.duplicate_of_id not in seen:
+        seen.add(lead.duplicate_of_id)
+        lead = lead.duplicate_of
+    return lead
+
+
+def lead_find_duplicates(data: dict, *, threshold: int | None = None, exclude_pk=None) -> list[tuple]:
+    """Existing leads `data` duplicates, as [(lead, [reasons])], exact matches first.
+
+    Reasons: "external_id" (same source + external id), "phone", "email" (normalised), "company" (fuzzy name
+    among leads sharing the first characters of the normalised name; indexed, never a full scan).
+    """
+    threshold = dedupe.DEFAULT_FUZZY_THRESHOLD if threshold is None else threshold
+    found: dict[int, tuple[Lead, list[str]]] = {}
+    order: list[int] = []
+
+    def add(lead, reason):
+        lead = _root(lead)
+        if exclude_pk is not None and lead.pk == exclude_pk:
+            return
+        if lead.pk not in found:
+            found[lead.pk] = (lead, [])
+            order.append(lead.pk)
+        if reason not in found[lead.pk][1]:
+            found[lead.pk][1].append(reason)
+
+    base = Lead.objects.select_related("duplicate_of")
+    external_id = (data.get("external_id") or "").strip()
+    if external_id:
+        for lead in base.filter(source=data.get("source") or "", external_id=external_id):
+            add(lead, "external_id")
+    phone = data.get("phone_norm") or dedupe.normalise_phone(data.get("phone"))
+    if phone:
+        for lead in base.filter(phone_norm=phone)[:50]:
+            add(lead, "phone")
+    email = data.get("email_norm") or dedupe.normalise_email(data.get("email"))
+    if email:
+        for lead in base.filter(email_norm=email)[:50]:
+            add(lead, "email")
+    company = data.get("company_norm") or dedupe.normalise_company(data.get("company"))
+    if company:
+        block = dedupe.blocking_key(company)
+        candidates = base.filter(**_prefix_filter(block)).order_by("-created_at")[:MAX_FUZZY_CANDIDATES]
+        scored = [(dedupe.company_similarity(company, c.company_norm), c) for c in candidates]
+        for score, lead in sorted(scored, key=lambda sc: -sc[0]):
+            if score >= threshold:
+                add(lead, "company")
+    return [found[pk] for pk in order]
+
+
+def flagged_duplicates(*, user):
+    """Leads waiting for a duplicate review (flagged, not yet merged) that `user` may change."""
+    qs = (Lead.objects.filter(duplicate_of__isnull=False).exclude(status=LeadStatus.DISQUALIFIED)
+          .select_related("duplicate_of", "owner", "duplicate_of__owner").order_by("-created_at", "-id"))
+    return scoping.restrict(qs, user, "change")

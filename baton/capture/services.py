@@ -1,0 +1,146 @@
+"""Lead capture: de-duplicate on the way in, merge or flag, and the review of flagged duplicates."""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from baton.activities.models import Activity
+from baton.activities.services import activity_create
+from baton.capture.models import DedupePolicy
+from baton.capture.selectors import lead_find_duplicates, policy_for
+from baton.core import scoping
+from baton.core.errors import ValidationFailed
+from baton.core.models import ChangeSource
+from baton.core.services import update_object
+from baton.leads.models import Lead, LeadStatus
+from baton.leads.services import lead_create, lead_update
+
+# Fields a capture may fill on an existing lead when they are empty there.
+FILLABLE = ("contact_name", "phone", "email", "company", "external_id", "budget", "region", "notes",
+            "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+@dataclass
+class CaptureResult:
+    lead: Lead
+    merged: bool = False  # True: `lead` is the existing lead the capture was merged into
+    flagged: bool = False  # True: `lead` is new and flagged as a duplicate of lead.duplicate_of
+    reasons: list[str] = field(default_factory=list)
+
+
+def _empty(value) -> bool:
+    return value in (None, "", [], {})
+
+
+def _fill_empty(target: Lead, data: dict) -> dict:
+    """The values of `data` for fields that are empty on `target` (custom fields merged key by key)."""
+    updates = {}
+    for name in FILLABLE:
+        if name in data and not _empty(data[name]) and _empty(getattr(target, name)):
+            if name == "external_id" and (data.get("source") or target.source) != target.source:
+                continue  # an external id only means something for its own source
+            updates[name] = data[name]
+    extra = {k: v for k, v in (data.get("custom_fields") or {}).items() if k not in (target.custom_fields or {})}
+    if extra:
+        updates["custom_fields"] = {**(target.custom_fields or {}), **extra}
+    return updates
+
+
+def _note_author(lead: Lead, actor):
+    if actor is not None and actor.is_authenticated:
+        return actor
+    if lead.owner_id:
+        return lead.owner
+    return get_user_model().objects.filter(is_active=True, is_superuser=True).order_by("pk").first()
+
+
+def _describe(data: dict, source_channel: str) -> str:
+    parts = [_("Repeat inquiry via %(channel)s.") % {"channel": source_channel or data.get("source") or "?"}]
+    for label, key in ((_("Source"), "source"), (_("Contact"), "contact_name"), (_("Phone"), "phone"),
+                       (_("E-mail"), "email"), (_("Company"), "company"), ("utm_source", "utm_source"),
+                       ("utm_campaign", "utm_campaign"), (_("Notes"), "notes")):
+        if data.get(key):
+            parts.append(f"{label}: {data[key]}")
+    return "\n".join(parts)
+
+
+def _create(actor, source, data: dict) -> Lead:
+    data = dict(data)
+    return lead_create(actor=actor, source=source, lead_source=data.pop("source"), **data)
+
+
+def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSource.API) -> CaptureResult:
+    """Take in a lead from a form, an API client or an import, de-duplicated per the source's policy.
+
+    On a duplicate, a MERGE policy fills the existing lead's empty fields and logs a "repeat inquiry" note
+    on it (the result's `merged` is True and `lead` is the existing lead); a FLAG policy creates the new lead
+    with `duplicate_of` set, for review. `data` holds Lead field values.
+    """
+    data = dict(data)
+    data.setdefault("source", source_channel if source_channel in dict(Lead._meta.get_field("source").choices)
+                    else "other")
+    policy = policy_for(data["source"])
+    with transaction.atomic():
+        matches = lead_find_duplicates(data, threshold=policy.fuzzy_threshold)
+        if not matches:
+            return CaptureResult(lead=_create(actor, source, data))
+        existing, reasons = matches[0]
+        if policy.action == DedupePolicy.Action.MERGE:
+            updates = _fill_empty(existing, data)
+            message = _("Repeat inquiry merged (%(reasons)s)") % {"reasons": ", ".join(reasons)}
+            writer = actor
+            if actor is not None and not scoping.restrict(Lead.objects.filter(pk=existing.pk), actor,
+                                                          "change").exists():
+                # De-duplication acts for the company: the capturer need not own the lead it repeats.
+                writer = None
+                message += " — " + _("captured by %(user)s") % {"user": actor}
+            lead_update(lead=existing, actor=writer, source=source, message=message, **updates)
+            author = _note_author(existing, actor)
+            if author is not None:
+                activity_create(actor=None, source=source, kind=Activity.Kind.NOTE, lead=existing, author=author,
+                                subject=_("Repeat inquiry"), note=_describe(data, source_channel))
+            existing.merged = True
+            return CaptureResult(lead=existing, merged=True, reasons=reasons)
+        if "external_id" in reasons:
+            # The pair (source, external id) is unique: the flagged copy keeps it in its notes instead.
+            ext = data.pop("external_id")
+            data["notes"] = "\n".join(filter(None, [data.get("notes", ""), _("External id: %(id)s") % {"id": ext}]))
+        lead = _create(actor, source, {**data, "duplicate_of": existing})
+        return CaptureResult(lead=lead, flagged=True, reasons=reasons)
+
+
+def duplicate_merge(*, lead: Lead, into: Lead, actor, source=ChangeSource.UI) -> Lead:
+    """Fold the duplicate `lead` into `into`: activities move, empty fields fill, `lead` is disqualified."""
+    if lead.pk == into.pk:
+        raise ValidationFailed(errors=[(None, _("A lead cannot be merged into itself."))])
+    if lead.status == LeadStatus.CONVERTED:
+        raise ValidationFailed(errors=[(None, _("A converted lead cannot be merged."))])
+    with transaction.atomic():
+        for activity in Activity.objects.filter(lead=lead).select_for_update():
+            update_object(activity, actor=actor, source=source, data={"lead": into}, check_scope=False,
+                          message=_("Moved from duplicate lead #%(pk)s") % {"pk": lead.pk})
+        data = {name: getattr(lead, name) for name in FILLABLE}
+        data["source"] = lead.source
+        data["custom_fields"] = lead.custom_fields
+        updates = _fill_empty(into, data)
+        if "external_id" in updates:
+            updates.pop("external_id")  # stays on the duplicate: the unique (source, external id) pair
+        tags = set(into.tags.all()) | set(lead.tags.all())
+        if tags != set(into.tags.all()):
+            updates["tags"] = list(tags)
+        lead_update(lead=into, actor=actor, source=source, **updates,
+                    message=_("Merged duplicate lead #%(pk)s") % {"pk": lead.pk})
+        lead_update(lead=lead, actor=actor, source=source, status=LeadStatus.DISQUALIFIED, duplicate_of=into,
+                    message=_("Merged into lead #%(pk)s") % {"pk": into.pk})
+    return into
+
+
+def duplicate_dismiss(*, lead: Lead, actor, source=ChangeSource.UI) -> None:
+    """Not a duplicate after all: clear the flag (audited)."""
+    if lead.duplicate_of_id is None:
+        return
+    lead_update(lead=lead, actor=actor, source=source, duplicate_of=None,
+                message=_("Duplicate flag dismissed"))
+
