@@ -1,5 +1,18 @@
 """The REST API at /api/: one NinjaAPI, each app adds its router."""
 
-from ninja import NinjaAPI
+from baton.accounts.api import router as accounts_router
+from baton.activities.api import router as activities_router
+from baton.core.api import DEFAULT_AUTH, BatonAPI, install_exception_handlers
+from baton.leads.api import router as leads_router
+from baton.opportunities.api import router as opportunities_router
+from baton.org.api import router as org_router
 
-api = NinjaAPI(title="Baton API", version="1", urls_namespace="api")
+api = BatonAPI(title="Baton API", version="1", urls_namespace="api", auth=DEFAULT_AUTH,
+              description="Bearer token (`POST /api/auth/token`) or the web UI's session (with CSRF).")
+install_exception_handlers(api)
+
+api.add_router("", org_router)
+api.add_router("", leads_router)
+api.add_router("", accounts_router)
+api.add_router("", opportunities_router)
+api.add_router("", activities_router)

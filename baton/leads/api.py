@@ -1,0 +1,134 @@
+"""`/api/leads`: the lead resource."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ninja import Field, Router, Schema
+
+from baton.accounts.models import Industry
+from baton.core.api import InputSchema, Refs, Resource, choices, register_crud
+from baton.leads import selectors, services
+from baton.leads.filtersets import LeadFilterSet
+from baton.leads.models import Grade, Lead, LeadSource, LeadStatus, Tag
+from baton.org.models import Region, User
+
+router = Router()
+
+
+class LeadOut(Schema):
+    id: int
+    source: str
+    external_id: str
+    status: str
+    owner: int | None
+    score: int
+    grade: str
+    tags: list[str]
+    industries: list[str]
+    company: str
+    contact_name: str
+    phone: str
+    email: str
+    budget: Decimal | None
+    region: int | None
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+    notes: str
+    custom_fields: dict
+    duplicate_of: int | None
+    account: int | None
+    contact: int | None
+    created_at: datetime
+    updated_at: datetime
+    assigned_at: datetime | None
+    first_contact_at: datetime | None
+    last_activity_at: datetime | None
+    status_changed_at: datetime | None
+    # Filled by the scoring and assignment engines (a model attribute of the same name wins).
+    score_explanation: list = []
+    assignment_explanation: Any = None
+
+    @staticmethod
+    def resolve_owner(obj):
+        return obj.owner_id
+
+    @staticmethod
+    def resolve_region(obj):
+        return obj.region_id
+
+    @staticmethod
+    def resolve_duplicate_of(obj):
+        return obj.duplicate_of_id
+
+    @staticmethod
+    def resolve_account(obj):
+        return obj.account_id
+
+    @staticmethod
+    def resolve_contact(obj):
+        return obj.contact_id
+
+    @staticmethod
+    def resolve_tags(obj):
+        return [t.name for t in obj.tags.all()]
+
+    @staticmethod
+    def resolve_industries(obj):
+        return [i.code for i in obj.industries.all()]
+
+    @staticmethod
+    def resolve_score_explanation(obj):
+        return getattr(obj, "score_explanation", None) or []
+
+    @staticmethod
+    def resolve_assignment_explanation(obj):
+        return getattr(obj, "assignment_explanation", None)
+
+
+class LeadIn(InputSchema):
+    source: choices(LeadSource.values) = LeadSource.OTHER.value
+    external_id: str = ""
+    status: choices(LeadStatus.values) = LeadStatus.NEW.value
+    owner: int | None = Field(None, description="user id")
+    score: int = Field(0, ge=0, le=100)
+    grade: choices([*Grade.values, ""]) = ""
+    tags: list[str] = Field([], description="tag names")
+    industries: list[str] = Field([], description="industry codes")
+    company: str = ""
+    contact_name: str = ""
+    phone: str = ""
+    email: str = ""
+    budget: Decimal | None = Field(None, ge=0, description="CNY")
+    region: int | None = Field(None, description="region id")
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    notes: str = ""
+    custom_fields: dict = {}
+    duplicate_of: int | None = Field(None, description="lead id")
+
+
+def resolve(data: dict, request, instance) -> dict:
+    if "source" in data:  # the service's own `source` is the audit's change source
+        data["lead_source"] = data.pop("source")
+    refs = Refs(data)
+    refs.one("owner", User.objects.filter(is_active=True))
+    refs.one("region", Region.objects.all())
+    refs.one("duplicate_of", selectors.lead_list(user=request.auth))
+    refs.many("tags", Tag.objects.all(), "name")
+    refs.many("industries", Industry.objects.all(), "code")
+    return refs.done()
+
+
+register_crud(router, Resource(
+    path="leads", model=Lead, out=LeadOut, create_in=LeadIn, filterset=LeadFilterSet,
+    list_selector=selectors.lead_list, get_selector=selectors.lead_get,
+    create_service=services.lead_create, update_service=services.lead_update,
+    delete_service=services.lead_delete, instance_kw="lead", resolve=resolve,
+))
