@@ -16,3 +16,4 @@ api.add_router("", leads_router)
 api.add_router("", accounts_router)
 api.add_router("", opportunities_router)
 api.add_router("", activities_router)
+api.add_router("", "baton.capture.api.router")  # /api/intake/<form_key>, /api/events
