@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -50,10 +52,10 @@ def set_language(request):
     if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
         nxt = "/"
     response = HttpResponseRedirect(nxt)
-    if request.user.is_authenticated:
-        user_set_language(user=request.user, language=lang, actor=request.user)
-    from django.conf import settings
-
+    if request.user.is_authenticated and lang in dict(settings.LANGUAGES):
+        # The real row, not the request's lazy wrapper: the service audits it like any other write.
+        user = get_user_model().objects.get(pk=request.user.pk)
+        user_set_language(user=user, language=lang, actor=user)
     if lang in dict(settings.LANGUAGES):
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, lang, max_age=365 * 24 * 3600, samesite="Lax")
     return response

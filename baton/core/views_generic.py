@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -32,6 +32,7 @@ from django.views import View
 from baton.core import scoping
 from baton.core.errors import DomainError, NotFound
 from baton.core.selectors import history_for
+from baton.core.templatetags.baton_tags import money
 
 EMPTY = "—"
 
@@ -107,7 +108,7 @@ def display(obj, name: str):
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, Decimal):
-        return number_format(value, 2, force_grouping=True)
+        return money(value)
     if isinstance(value, datetime | date):
         return format_datetime(value)
     if field.get_internal_type() == "EmailField":
