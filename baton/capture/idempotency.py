@@ -56,6 +56,15 @@ class _Discard(Exception):  # noqa: N818 - control flow: roll the transaction ba
         self.response = response
 
 
+def _render(op, request, result):
+    """The HttpResponse ninja would send for `result` (same status, same JSON)."""
+    if op.api is None:  # the router's own operation; mounted copies are bound, this one renders the same
+        from baton.config.api import api
+
+        op.api = api
+    return op._result_to_response(request, result, op.api.create_temporal_response(request))
+
+
 def idempotent(view):
     """Decorate a ninja handler (below the @router.<method> line) to honour the Idempotency-Key header."""
     operation = {}
@@ -82,8 +91,7 @@ def idempotent(view):
         try:
             with transaction.atomic():
                 result = view(request, *args, **kwargs)
-                op = operation["op"]
-                response = op._result_to_response(request, result, op.api.create_temporal_response(request))
+                response = _render(operation["op"], request, result)
                 if not 200 <= response.status_code < 300:
                     raise _Discard(response)
                 body = json.loads(response.content) if response.content else None
