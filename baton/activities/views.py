@@ -25,6 +25,7 @@ def _regarding(activity):
 
 class ActivityListView(ActivityMixin, g.ObjectListView):
     filterset_class = ActivityFilterSet
+    primary_filters = ("kind", "outcome", "author")
     user_filters = ("author",)
     columns = [
         g.Column("subject", link=True, render=lambda a: str(a)),

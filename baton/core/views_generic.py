@@ -235,6 +235,7 @@ class ObjectListView(ObjectMixin, View):
     columns: list[Column] = []
     paginate_by = 25
     user_filters: tuple[str, ...] = ("owner",)  # NumberFilters holding a user id: shown as a user select
+    primary_filters: tuple[str, ...] | None = None  # shown open; the rest fold under "More filters"
     template_name = "generic/object_list.html"
     table_template = "generic/partials/object_table.html"
 
@@ -276,7 +277,12 @@ class ObjectListView(ObjectMixin, View):
         ]
         rows = [{"obj": obj, "url": url_for(obj, "detail"), "cells": [(c.cell(obj), c.css) for c in self.columns]}
                 for obj in page.object_list]
+        fields = [bf for bf in fs.form if bf.name != "ordering"]
+        primary = [bf for bf in fields if self.primary_filters is None or bf.name in self.primary_filters]
+        more = [bf for bf in fields if bf not in primary]
         ctx = self.base_context(filterset=fs, page=page, columns=columns, rows=rows,
+                                primary_filters=primary, more_filters=more,
+                                more_filters_used=any(request.GET.get(bf.name) for bf in more),
                                 filters_active=any(v for k, v in request.GET.items() if k not in ("page",)))
         if request.htmx and not request.htmx.boosted:
             return render(request, self.table_template, ctx)

@@ -31,6 +31,7 @@ class LeadMixin:
 
 class LeadListView(LeadMixin, g.ObjectListView):
     filterset_class = LeadFilterSet
+    primary_filters = ("q", "status", "grade", "owner")
     columns = [
         g.Column("company", label=gettext_lazy("lead"), link=True, order_by="company",
                  render=lambda lead: format_html("{}<div class=\"text-secondary small\">{}</div>",
@@ -63,6 +64,13 @@ class LeadEditView(LeadMixin, g.ObjectEditView):
     create_service = services.lead_create
     update_service = services.lead_update
     service_object_arg = "lead"
+
+    def service_data(self, form):
+        data = super().service_data(form)
+        # The services' own `source` is the audit's change source; the lead's field goes as `lead_source`.
+        if "source" in data:
+            data["lead_source"] = data.pop("source")
+        return data
 
 
 class LeadDeleteView(LeadMixin, g.ObjectDeleteView):

@@ -23,6 +23,7 @@ class OpportunityMixin:
 
 class OpportunityListView(OpportunityMixin, g.ObjectListView):
     filterset_class = OpportunityFilterSet
+    primary_filters = ("q", "status", "owner", "stage")
     columns = [
         g.Column("name", link=True, order_by="name"),
         g.Column("account", css="d-none d-md-table-cell"),

@@ -130,13 +130,15 @@ def test_service_refusal_lands_on_the_form(signed_in, rep):
 def test_edit_records_history(signed_in, rep):
     lead = f.lead(owner=rep, company="Before")
     response = signed_in.post(reverse("leads:edit", args=[lead.pk]), {
-        "company": "After", "source": "other", "status": "new", "owner": rep.pk,
+        "company": "After", "source": "referral", "status": "new", "owner": rep.pk,
     })
     assert response.status_code == 302
     lead.refresh_from_db()
-    assert lead.company == "After"
+    assert lead.company == "After" and lead.source == "referral"
     entry = AuditEntry.objects.filter(object_id=lead.pk, action="update").get()
     assert entry.changes["company"] == ["Before", "After"]
+    assert entry.changes["source"] == ["other", "referral"]
+    assert entry.source == "ui" and entry.actor == rep
 
 
 def test_rep_sees_no_delete_button_and_cannot_delete(signed_in, rep):
