@@ -128,6 +128,18 @@ def make_team(*, name=None, region=None, manager=None):
     return Team.objects.create(name=name or f"团队{_n()}", region=region or make_region(), manager=manager)
 
 
+_hashes: dict[str, str] = {}
+
+
+def _password_hash(raw: str) -> str:
+    """Hash each test password once per run: the real hasher takes ~0.3 s per call by design."""
+    from django.contrib.auth.hashers import make_password
+
+    if raw not in _hashes:
+        _hashes[raw] = make_password(raw)
+    return _hashes[raw]
+
+
 def make_user(*, username=None, roles=("rep",), team=None, region=None, manager=None, mentor=None,
               hire_date=None, password="pass12345", display_name="", **extra):
     """A user holding `roles` (codes). The region follows the team unless given."""
@@ -137,8 +149,7 @@ def make_user(*, username=None, roles=("rep",), team=None, region=None, manager=
     if region is None and team is not None:
         region = team.region
     user = User(username=username, team=team, region=region, manager=manager, mentor=mentor,
-                hire_date=hire_date, display_name=display_name, **extra)
-    user.set_password(password)
+                hire_date=hire_date, display_name=display_name, password=_password_hash(password), **extra)
     user.save()
     for code in roles or ():
         role, _ = Role.objects.get_or_create(code=code)
