@@ -17,3 +17,6 @@ api.add_router("", accounts_router)
 api.add_router("", opportunities_router)
 api.add_router("", activities_router)
 api.add_router("", "baton.capture.api.router")  # /api/intake/<form_key>, /api/events
+api.add_router("", "baton.imports.api.router")  # /api/leads/import, /api/imports/<id>
+api.add_router("", "baton.rules.api.router")  # /api/rules/… (tagging, scoring, grade bands, preview, runs)
+api.add_router("", "baton.assignment.api.router")  # /api/pools/… (pools, members, absences, board, reassign)
