@@ -380,6 +380,12 @@ class DemoBuilder:
         Contact.objects.bulk_create(contacts, batch_size=BATCH)
         for lead, account, contact, _at in self.conversions:
             lead.account_id, lead.contact_id = account.pk, contact.pk
+        from baton.capture.dedupe import normalised_keys
+
+        for lead in self.leads:  # the duplicate finder's keys, as lead_create would store them
+            for key, value in normalised_keys({"phone": lead.phone, "email": lead.email,
+                                               "company": lead.company}).items():
+                setattr(lead, key, value)
         Lead.objects.bulk_create(self.leads, batch_size=BATCH)
         AI = Account.industries.through
         AI.objects.bulk_create([AI(account_id=a.pk, industry_id=self.industries[c].pk)

@@ -130,3 +130,11 @@ def test_command_if_empty_does_nothing_the_second_time(db):
     assert "not loaded" in out.getvalue()
     assert (User.objects.count(), Lead.objects.count(), Activity.objects.count()) == counts
     assert AuditEntry.objects.count() == 1
+
+
+def test_leads_carry_duplicate_keys(demo):
+    from baton.capture.dedupe import normalise_company
+
+    lead = Lead.objects.exclude(company="").first()
+    assert lead.company_norm == normalise_company(lead.company) != ""
+    assert not Lead.objects.exclude(phone="").filter(phone_norm="").exists()
