@@ -12,11 +12,11 @@ api = BatonAPI(title="Baton API", version="1", urls_namespace="api", auth=DEFAUL
 install_exception_handlers(api)
 
 api.add_router("", org_router)
+api.add_router("", "baton.imports.api.router")  # before leads: /api/leads/import is not /api/leads/{id}
 api.add_router("", leads_router)
 api.add_router("", accounts_router)
 api.add_router("", opportunities_router)
 api.add_router("", activities_router)
 api.add_router("", "baton.capture.api.router")  # /api/intake/<form_key>, /api/events
-api.add_router("", "baton.imports.api.router")  # /api/leads/import, /api/imports/<id>
 api.add_router("", "baton.rules.api.router")  # /api/rules/… (tagging, scoring, grade bands, preview, runs)
 api.add_router("", "baton.assignment.api.router")  # /api/pools/… (pools, members, absences, board, reassign)

@@ -1,6 +1,5 @@
 import csv
 import io
-import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
