@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "baton.conditions",
     "baton.imports",
     "baton.capture",
+    "baton.rules",
+    "baton.assignment",
     "baton.demo",
 ]
 

@@ -32,13 +32,23 @@ def _normalised_keys(data: dict) -> dict:
     return normalised_keys(data)
 
 
-def lead_create(*, actor, source=ChangeSource.UI, **data) -> Lead:
+def lead_create(*, actor, source=ChangeSource.UI, process=True, **data) -> Lead:
+    """Create a lead; unless `process=False` (bulk demo/import paths) it is tagged, scored, graded and
+    assigned in the same transaction, before this returns."""
     now = clock.now()
     data.setdefault("created_at", now)
     if "lead_source" in data:  # the Lead.source field; `source` here is the audit's change source
         data["source"] = data.pop("lead_source")
     data.update(_normalised_keys(data))
-    return create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now))
+    with transaction.atomic():
+        lead = create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now))
+        if process:
+            from baton.assignment.services import lead_auto_assign
+            from baton.rules.services import lead_evaluate
+
+            lead_evaluate(lead=lead, actor=None, source=source)
+            lead_auto_assign(lead=lead, actor=actor)
+    return lead
 
 
 def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data) -> dict:
@@ -46,13 +56,12 @@ def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data
     if "lead_source" in data:  # the Lead.source field; `source` here is the audit's change source
         data["source"] = data.pop("lead_source")
     data = _stamp(lead, data, now)
-    data["updated_at"] = now
     for key, value in _normalised_keys(data).items():  # derived keys: saved with the row, not audited
         setattr(lead, key, value)
     changes = update_object(lead, actor=actor, source=source, data=data, message=message)
-    if set(changes) == {"updated_at"}:
-        # Nothing the user changed: keep the row as it was and the history clean.
-        changes = {}
+    if changes:  # updated_at follows real changes only and stays out of the history (no-op: no audit row)
+        lead.updated_at = now
+        Lead.objects.filter(pk=lead.pk).update(updated_at=now)
     return changes
 
 

@@ -1,0 +1,438 @@
+"""Assign new leads to reps: the first eligible pool (by priority) with an available member wins.
+
+Concurrency: an assignment locks the lead row, then the pool row (and its member rows) with
+`select_for_update()`, so on PostgreSQL two intakes into one pool queue up and read each other's counts;
+on SQLite every transaction already takes the write lock up front (IMMEDIATE). Pools are locked in
+(priority, id) order, so two assignments never wait on each other in a cycle.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from baton.core import clock
+from baton.core.errors import Conflict, PermissionDenied, ValidationFailed
+from baton.core.models import AuditEntry, ChangeSource
+from baton.core.services import create_object, record, update_object
+from baton.leads.models import Lead
+from baton.org.models import User
+from baton.rules import conditions
+
+from .models import Assignment, MemberAbsence, Pool, PoolBacklog, PoolMember, ReassignReason, Strategy
+
+# Assignments that use a member's daily capacity (a manager's reassignment is outside the caps).
+CAPPED_KINDS = (Assignment.Kind.AUTO, Assignment.Kind.DRAIN)
+DYNAMIC_KINDS = {"top_newcomers"}
+DYNAMIC_METRICS = {"first_contact_success_rate"}
+DEFAULT_REASONS = [
+    ("absent", "Rep absent"),
+    ("workload", "Workload balance"),
+    ("wrong_region", "Wrong region or industry"),
+    ("customer_request", "Customer request"),
+    ("performance", "No follow-up in time"),
+    ("other", "Other"),
+]
+
+
+def _require(actor, roles=("ops", "director")):
+    if actor is None:
+        return
+    if not (actor.is_superuser or any(actor.has_role(r) for r in roles)):
+        raise PermissionDenied()
+
+
+def day_bounds(day=None):
+    """Start and end of a calendar day in the company time zone (settings.TIME_ZONE)."""
+    day = day or clock.today()
+    tz = timezone.get_default_timezone()
+    start = timezone.make_aware(datetime.combine(day, time.min), tz)
+    end = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min), tz)
+    return start, end
+
+
+# --- Candidates ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    user: User
+    weight: int
+    cap: int
+    active: bool
+    member_id: int | None = None
+    today: int = 0
+    unavailable: str = ""  # "", "inactive", "absent", "capped"
+
+
+@dataclass
+class Pick:
+    user: User | None = None
+    position: int | None = None
+    candidate: Candidate | None = None
+    skipped: list = field(default_factory=list)
+    candidates: list = field(default_factory=list)
+
+
+def _newcomers_ranked(pool: Pool, rule: dict) -> list[User]:
+    today = clock.today()
+    earliest = today - timedelta(days=settings.BATON_NEWCOMER_DAYS - 1)
+    users = User.objects.filter(is_active=True, hire_date__gte=earliest, hire_date__lte=today)
+    if pool.region_id:
+        users = users.filter(region_id=pool.region_id)
+    users = [u for u in users.order_by("id") if u.is_newcomer(today)]
+    stats = {row["owner"]: row for row in Lead.objects.filter(owner__in=users).values("owner").annotate(
+        total=Count("id"), contacted=Count("id", filter=Q(first_contact_at__isnull=False)))}
+
+    def rate(u):
+        row = stats.get(u.pk)
+        return row["contacted"] / row["total"] if row and row["total"] else 0.0
+
+    users.sort(key=lambda u: (-rate(u), u.pk))
+    return users[: int(rule.get("n", 3))]
+
+
+def pool_candidates(pool: Pool, *, lock=False) -> list[Candidate]:
+    """The pool's members in rotation order (fixed members, then dynamic ones), with today's availability."""
+    members = PoolMember.objects.filter(pool=pool).select_related("user").order_by("id")
+    if lock:
+        members = members.select_for_update(of=("self",))
+    out = [Candidate(user=m.user, weight=m.weight, cap=m.daily_cap, active=m.active, member_id=m.pk)
+           for m in members]
+    rule = pool.dynamic_rule or {}
+    if rule.get("kind") == "top_newcomers":
+        seen = {c.user.pk for c in out}
+        extra = _newcomers_ranked(pool, rule)
+        extra += list(User.objects.filter(pk__in=rule.get("plus_users") or []).order_by("id"))
+        for user in extra:
+            if user.pk not in seen:
+                seen.add(user.pk)
+                out.append(Candidate(user=user, weight=int(rule.get("weight", 1)),
+                                     cap=int(rule.get("daily_cap", 8)), active=True))
+    if not out:
+        return out
+    today = clock.today()
+    start, end = day_bounds(today)
+    ids = [c.user.pk for c in out]
+    counts = dict(Assignment.objects.filter(pool=pool, user__in=ids, kind__in=CAPPED_KINDS, at__gte=start,
+                                            at__lt=end).values("user").annotate(n=Count("id"))
+                  .values_list("user", "n"))
+    absent = set(MemberAbsence.objects.filter(user__in=ids, date_from__lte=today, date_to__gte=today)
+                 .values_list("user", flat=True))
+    for c in out:
+        c.today = counts.get(c.user.pk, 0)
+        if not c.active or not c.user.is_active:
+            c.unavailable = "inactive"
+        elif c.user.pk in absent:
+            c.unavailable = "absent"
+        elif c.today >= c.cap:
+            c.unavailable = "capped"
+    return out
+
+
+def _skip(c: Candidate) -> dict:
+    return {"user": c.user.pk, "name": str(c.user), "reason": c.unavailable, "today": c.today, "cap": c.cap}
+
+
+def _pick(pool: Pool, *, lock: bool) -> Pick:
+    """Choose the next member by the pool's strategy; updates the rotation state on `pool` (caller saves)."""
+    cands = pool_candidates(pool, lock=lock)
+    pick = Pick(candidates=cands)
+    if not cands:
+        return pick
+    if pool.strategy == Strategy.ROUND_ROBIN:
+        ids = [c.user.pk for c in cands]
+        start = ids.index(pool.rotation_last_user_id) + 1 if pool.rotation_last_user_id in ids else 0
+        for step in range(len(cands)):
+            i = (start + step) % len(cands)
+            c = cands[i]
+            if c.unavailable:
+                pick.skipped.append(_skip(c))
+                continue
+            pick.user, pick.position, pick.candidate = c.user, i, c
+            pool.rotation_last_user_id = c.user.pk
+            break
+        return pick
+    available = [(i, c) for i, c in enumerate(cands) if not c.unavailable]
+    pick.skipped = [_skip(c) for c in cands if c.unavailable]
+    if not available:
+        return pick
+    if pool.strategy == Strategy.WEIGHTED:
+        # Smooth weighted round robin (as in nginx): spreads picks evenly in proportion to weights.
+        state = {k: v for k, v in (pool.weighted_state or {}).items()}
+        total = sum(c.weight for _i, c in available)
+        best = None
+        for i, c in available:
+            key = str(c.user.pk)
+            state[key] = state.get(key, 0) + c.weight
+            if best is None or state[key] > state[str(best[1].user.pk)]:
+                best = (i, c)
+        state[str(best[1].user.pk)] -= total
+        pool.weighted_state = state
+    else:  # least loaded today, then rotation order
+        best = min(available, key=lambda ic: (ic[1].today, ic[0]))
+    pick.position, pick.candidate = best
+    pick.user = best[1].user
+    pool.rotation_last_user_id = pick.user.pk
+    return pick
+
+
+def _reason_label(code: str) -> str:
+    return {"capped": _("daily cap reached"), "absent": _("absent"), "inactive": _("inactive")}.get(code, code)
+
+
+def _explain(pool: Pool, pick: Pick) -> str:
+    parts = []
+    if pick.user is not None:
+        parts.append(_("Pool “%(pool)s” (%(strategy)s): position %(pos)s → %(user)s, %(n)s of %(cap)s today.") % {
+            "pool": pool.name, "strategy": pool.get_strategy_display(), "pos": (pick.position or 0) + 1,
+            "user": pick.user, "n": pick.candidate.today + 1, "cap": pick.candidate.cap})
+    elif not pick.candidates:
+        parts.append(_("Pool “%(pool)s” has no members.") % {"pool": pool.name})
+    else:
+        parts.append(_("Pool “%(pool)s”: nobody available.") % {"pool": pool.name})
+    if pick.skipped:
+        parts.append(_("Skipped: %(list)s.") % {"list": ", ".join(
+            f"{s['name']} ({_reason_label(s['reason'])})" for s in pick.skipped)})
+    return " ".join(parts)
+
+
+def _eligible(pool: Pool, lead: Lead) -> bool:
+    if pool.region_id and pool.region_id != lead.region_id:
+        return False
+    return conditions.to_predicate(Lead, pool.condition)(lead)
+
+
+def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_code="", note="") -> Assignment:
+    from baton.leads.services import lead_update
+
+    previous = lead.owner
+    # The engine writes for the company (actor None) so a rep's intake can hand the lead to a colleague.
+    lead_update(lead=lead, actor=actor, source=source, owner=pick.user if pick else None,
+                message=explanation[:500])
+    PoolBacklog.objects.filter(lead=lead).delete()
+    return Assignment.objects.create(
+        lead=lead, pool=pool, user=pick.user, previous_user=previous, kind=kind, at=clock.now(),
+        strategy=pool.strategy if pool else "", rotation_position=pick.position, skipped=pick.skipped,
+        explanation=explanation, reason_code=reason_code, note=note[:500],
+        actor=actor if actor is not None and actor.is_authenticated else None)
+
+
+def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM) -> Assignment | None:
+    """Give an unowned open lead to a member of the first eligible pool that has someone available.
+
+    Nobody available anywhere → the lead waits in the first eligible pool's backlog (no owner).
+    Returns the Assignment row written (None when the lead already has an owner or is closed).
+    """
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        if lead.owner_id or not lead.is_open:
+            return None
+        pools = [p for p in Pool.objects.filter(active=True).order_by("priority", "id") if _eligible(p, lead)]
+        now = clock.now()
+        if not pools:
+            return Assignment.objects.create(lead=lead, kind=Assignment.Kind.UNMATCHED, at=now,
+                                             explanation=_("No active pool accepts this lead."))
+        tried, skipped = [], []
+        for pool in pools:
+            pool = Pool.objects.select_for_update().get(pk=pool.pk)
+            pick = _pick(pool, lock=True)
+            if pick.user is not None:
+                pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
+                explanation = " ".join(tried + [_explain(pool, pick)])
+                return _give(lead=lead, pool=pool, pick=pick, kind=Assignment.Kind.AUTO, source=source,
+                             explanation=explanation)
+            tried.append(_explain(pool, pick))
+            skipped += [{**s, "pool": pool.pk} for s in pick.skipped]
+        first = pools[0]
+        PoolBacklog.objects.get_or_create(lead=lead, defaults={"pool": first, "since": now})
+        explanation = " ".join(tried + [_("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}])
+        return Assignment.objects.create(lead=lead, pool=first, kind=Assignment.Kind.BACKLOG, at=now,
+                                         strategy=first.strategy, skipped=skipped, explanation=explanation)
+
+
+def pool_drain_backlog(pool: Pool, *, source=ChangeSource.JOB) -> int:
+    """Assign waiting leads of `pool` (oldest first) while members have capacity. Returns how many."""
+    assigned = 0
+    with transaction.atomic():
+        pool = Pool.objects.select_for_update().get(pk=pool.pk)
+        if not pool.active:
+            return 0
+        for entry in list(PoolBacklog.objects.filter(pool=pool).order_by("since", "id")):
+            # skip_locked: a lead someone is working on right now is left for the next drain.
+            lead = Lead.objects.select_for_update(skip_locked=True).filter(pk=entry.lead_id).first()
+            if lead is None:
+                continue
+            if lead.owner_id or not lead.is_open:
+                entry.delete()
+                continue
+            pick = _pick(pool, lock=True)
+            if pick.user is None:
+                break
+            pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
+            waited = _("Waited in the backlog since %(since)s.") % {
+                "since": timezone.localtime(entry.since).strftime("%Y-%m-%d %H:%M")}
+            _give(lead=lead, pool=pool, pick=pick, kind=Assignment.Kind.DRAIN, source=source,
+                  explanation=f"{waited} {_explain(pool, pick)}")
+            assigned += 1
+    return assigned
+
+
+def pools_drain_all(*, source=ChangeSource.JOB) -> int:
+    ids = PoolBacklog.objects.values_list("pool_id", flat=True).distinct()
+    return sum(pool_drain_backlog(pool, source=source) for pool in Pool.objects.filter(pk__in=list(ids),
+                                                                                       active=True))
+
+
+# --- Manager reassignment -------------------------------------------------------------------------------
+
+
+def reassign_reasons() -> list[ReassignReason]:
+    if not ReassignReason.objects.exists():
+        assignment_install_defaults()
+    return list(ReassignReason.objects.filter(active=True))
+
+
+def assignment_install_defaults() -> int:
+    created = 0
+    for code, label in DEFAULT_REASONS:
+        _obj, was_created = ReassignReason.objects.get_or_create(code=code, defaults={"label": _(label)})
+        created += was_created
+    return created
+
+
+def lead_reassign(*, lead: Lead, actor, reason_code: str, to_user: User | None = None, pool: Pool | None = None,
+                  note: str = "", source=ChangeSource.UI) -> Assignment:
+    """A manager moves a lead to a person or back through a pool; the reason is required and audited."""
+    from baton.core import scoping
+
+    _require(actor, roles=("manager", "director", "ops"))
+    if (to_user is None) == (pool is None):
+        raise ValidationFailed(errors=[("to_user", _("Choose either a person or a pool."))])
+    if reason_code not in {r.code for r in reassign_reasons()}:
+        raise ValidationFailed(errors=[("reason_code", _("Choose a reason from the list."))])
+    if actor is not None and not scoping.restrict(Lead.objects.filter(pk=lead.pk), actor, "change").exists():
+        raise PermissionDenied()
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        reason = ReassignReason.objects.get(code=reason_code)
+        if to_user is not None:
+            if not to_user.is_active:
+                raise ValidationFailed(errors=[("to_user", _("This user is inactive."))])
+            if to_user.pk == lead.owner_id:
+                raise ValidationFailed(errors=[("to_user", _("The lead already belongs to this user."))])
+            pick = Pick(user=to_user)
+            explanation = _("Reassigned by %(actor)s to %(user)s: %(reason)s.") % {
+                "actor": actor or _("system"), "user": to_user, "reason": reason.label}
+            return _give(lead=lead, pool=None, pick=pick, kind=Assignment.Kind.MANUAL, source=source,
+                         actor=actor, explanation=explanation, reason_code=reason_code, note=note)
+        pool = Pool.objects.select_for_update().get(pk=pool.pk)
+        pick = _pick(pool, lock=True)
+        if pick.user is None:
+            raise Conflict(_explain(pool, pick), code="nobody_available")
+        pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
+        explanation = _("Reassigned by %(actor)s through a pool: %(reason)s.") % {
+            "actor": actor or _("system"), "reason": reason.label} + " " + _explain(pool, pick)
+        return _give(lead=lead, pool=pool, pick=pick, kind=Assignment.Kind.MANUAL, source=source, actor=actor,
+                     explanation=explanation, reason_code=reason_code, note=note)
+
+
+# --- Configuration: pools, members, absences --------------------------------------------------------------
+
+
+def _validate_pool_data(data):
+    if "condition" in data:
+        data["condition"] = data["condition"] or {}
+        conditions.validate_or_raise(Lead, data["condition"])
+    rule = data.get("dynamic_rule")
+    if rule:
+        errors = []
+        if rule.get("kind") not in DYNAMIC_KINDS:
+            errors.append(("dynamic_rule.kind", _("Unknown dynamic membership kind.")))
+        if rule.get("metric", "first_contact_success_rate") not in DYNAMIC_METRICS:
+            errors.append(("dynamic_rule.metric", _("Unknown metric.")))
+        n = rule.get("n", 3)
+        if not isinstance(n, int) or n < 0 or n > 100:
+            errors.append(("dynamic_rule.n", _("Give a number from 0 to 100.")))
+        plus = rule.get("plus_users") or []
+        if not isinstance(plus, list) or not all(isinstance(i, int) for i in plus):
+            errors.append(("dynamic_rule.plus_users", _("Give a list of user ids.")))
+        elif User.objects.filter(pk__in=plus).count() != len(set(plus)):
+            errors.append(("dynamic_rule.plus_users", _("Unknown user.")))
+        if errors:
+            raise ValidationFailed(errors=errors)
+    elif "dynamic_rule" in data:
+        data["dynamic_rule"] = {}
+    return data
+
+
+def pool_create(*, actor, source=ChangeSource.UI, **data) -> Pool:
+    _require(actor)
+    data = _validate_pool_data(dict(data))
+    return create_object(Pool, actor=actor, source=source, data=data, check_scope=False)
+
+
+def pool_update(*, pool: Pool, actor, source=ChangeSource.UI, **data) -> dict:
+    _require(actor)
+    data = _validate_pool_data(dict(data))
+    changes = update_object(pool, actor=actor, source=source, data=data, check_scope=False)
+    if changes:
+        transaction.on_commit(lambda: pool_drain_backlog(pool))
+    return changes
+
+
+def pool_delete(*, pool: Pool, actor, source=ChangeSource.UI) -> None:
+    _require(actor)
+    with transaction.atomic():
+        record(pool, actor=actor, source=source, action=AuditEntry.Action.DELETE, message=str(pool))
+        pool.delete()
+
+
+def member_add(*, pool: Pool, user: User, actor, source=ChangeSource.UI, weight=1, daily_cap=8,
+               active=True) -> PoolMember:
+    _require(actor, roles=("ops", "director", "manager"))
+    with transaction.atomic():
+        member = create_object(PoolMember, actor=actor, source=source, check_scope=False, data={
+            "pool": pool, "user": user, "weight": weight, "daily_cap": daily_cap, "active": active})
+        transaction.on_commit(lambda: pool_drain_backlog(pool))
+    return member
+
+
+def member_update(*, member: PoolMember, actor, source=ChangeSource.UI, **data) -> dict:
+    _require(actor, roles=("ops", "director", "manager"))
+    data = {k: v for k, v in data.items() if k in {"weight", "daily_cap", "active"}}
+    changes = update_object(member, actor=actor, source=source, data=data, check_scope=False)
+    if changes:
+        pool = member.pool
+        transaction.on_commit(lambda: pool_drain_backlog(pool))
+    return changes
+
+
+def member_remove(*, member: PoolMember, actor, source=ChangeSource.UI) -> None:
+    _require(actor, roles=("ops", "director", "manager"))
+    with transaction.atomic():
+        record(member, actor=actor, source=source, action=AuditEntry.Action.DELETE, message=str(member))
+        member.delete()
+
+
+def absence_create(*, user: User, date_from, date_to, actor, reason=MemberAbsence.Reason.LEAVE, note="",
+                   source=ChangeSource.UI) -> MemberAbsence:
+    if actor is not None and actor.pk != user.pk:
+        _require(actor, roles=("ops", "director", "manager"))
+    return create_object(MemberAbsence, actor=actor, source=source, check_scope=False, data={
+        "user": user, "date_from": date_from, "date_to": date_to, "reason": reason, "note": note})
+
+
+def absence_delete(*, absence: MemberAbsence, actor, source=ChangeSource.UI) -> None:
+    if actor is not None and actor.pk != absence.user_id:
+        _require(actor, roles=("ops", "director", "manager"))
+    user_id = absence.user_id
+    with transaction.atomic():
+        record(absence, actor=actor, source=source, action=AuditEntry.Action.DELETE, message=str(absence))
+        absence.delete()
+        pool_ids = list(PoolMember.objects.filter(user_id=user_id).values_list("pool_id", flat=True))
+        transaction.on_commit(lambda: [pool_drain_backlog(p) for p in Pool.objects.filter(pk__in=pool_ids)])
