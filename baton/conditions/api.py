@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from baton.conditions import compiler, registry, selectors, services
@@ -101,8 +101,8 @@ def custom_field_list(request, target: ModelName | None = None, active: bool | N
 @router.post("/custom-fields", response=responses(201, CustomFieldOut), summary="Create a custom field (ops)")
 def custom_field_create(request, payload: CustomFieldIn):
     data = payload.dict()
-    field = services.custom_field_create(actor=request.user, source=SOURCE, **data)
-    return 201, field
+    field = services.custom_field_create(actor=request.auth, source=SOURCE, **data)
+    return Status(201, field)
 
 
 @router.get("/custom-fields/{field_id}", response=responses(200, CustomFieldOut), summary="One custom field")
@@ -114,7 +114,7 @@ def custom_field_detail(request, field_id: int):
               summary="Change labels, choices, required, position or active (ops)")
 def custom_field_update(request, field_id: int, payload: CustomFieldPatch):
     field = get_object_or_404(CustomField, pk=field_id)
-    services.custom_field_update(field=field, actor=request.user, source=SOURCE,
+    services.custom_field_update(field=field, actor=request.auth, source=SOURCE,
                                  **payload.dict(exclude_unset=True))
     return field
 
@@ -123,8 +123,8 @@ def custom_field_update(request, field_id: int, payload: CustomFieldPatch):
                summary="Delete a custom field and its values (ops)")
 def custom_field_delete(request, field_id: int):
     field = get_object_or_404(CustomField, pk=field_id)
-    services.custom_field_delete(field=field, actor=request.user, source=SOURCE)
-    return 204, None
+    services.custom_field_delete(field=field, actor=request.auth, source=SOURCE)
+    return Status(204, None)
 
 
 @router.post("/custom-fields/{field_id}/change-type", response=responses(200, ChangeTypeOut),
@@ -132,7 +132,7 @@ def custom_field_delete(request, field_id: int):
 def custom_field_change_type(request, field_id: int, payload: ChangeTypeIn):
     field = get_object_or_404(CustomField, pk=field_id)
     new_choices = None if payload.choices is None else [c.dict() for c in payload.choices]
-    n = services.custom_field_change_type(field, payload.type, request.user, source=SOURCE, choices=new_choices)
+    n = services.custom_field_change_type(field, payload.type, request.auth, source=SOURCE, choices=new_choices)
     field.refresh_from_db()
     return {"converted": n, "field": field}
 

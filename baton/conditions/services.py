@@ -13,8 +13,8 @@ from baton.conditions.compiler import format_utc
 from baton.conditions.models import CustomField
 from baton.conditions.registry import model_target, resolve_model
 from baton.core.errors import PermissionDenied, ValidationFailed
-from baton.core.models import ChangeSource
-from baton.core.services import create_object, delete_object, update_object
+from baton.core.models import AuditEntry, ChangeSource
+from baton.core.services import create_object, record, update_object
 
 MAX_TEXT = 2000
 MAX_NUMBER = 10**15
@@ -253,9 +253,11 @@ def custom_field_delete(*, field: CustomField, actor, source=ChangeSource.UI) ->
         for o in rows:
             o.custom_fields.pop(field.key, None)
         model._base_manager.bulk_update(rows, ["custom_fields"], batch_size=500)
-        delete_object(field, actor=actor, source=source,
-                      message=_("Deleted custom field %(key)s (values removed from %(n)d records)")
-                      % {"key": field.key, "n": len(rows)})
+        # Not delete_object: custom fields have no owner scope (only ops reach here, checked above).
+        record(field, actor=actor, source=source, action=AuditEntry.Action.DELETE,
+               message=_("Deleted custom field %(key)s (values removed from %(n)d records)")
+               % {"key": field.key, "n": len(rows)})
+        field.delete()
     return len(rows)
 
 
