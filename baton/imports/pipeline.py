@@ -78,10 +78,63 @@ class BulkEvaluator:
         names = sorted({t for r in self.rules.tagging for t in r.tags})
         self.tags = {t.name: t for t in _ensure_tags(names)} if names else {}
         self.score_from_raw = score_from_raw
+        self.cache: dict = {}
+        self.readers = self._readers([r.condition for r in self.rules.tagging + self.rules.scoring])
+
+    @staticmethod
+    def _readers(conditions):
+        """The field readers every rule depends on, or None when a rule reads time or something unknown:
+        then each row is evaluated on its own. Otherwise rows with the same values share one evaluation."""
+        from baton.conditions.registry import fields_for
+
+        names = set()
+
+        def walk(node):
+            if isinstance(node, dict):
+                if "field" in node:
+                    names.add(node["field"])
+                if "event" in node:
+                    names.add("\x00event")
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+        for c in conditions:
+            walk(c)
+        names.discard("tags")  # tags come from the tagging rules themselves
+        try:
+            defs = fields_for(Lead)
+        except Exception:
+            return None
+        readers = []
+        for name in sorted(names):
+            fd = defs.get(name)
+            if fd is None or fd.type == "datetime" or fd.kind == "age":
+                return None
+            readers.append(fd.read)
+        return readers
 
     def evaluate(self, view: _RowView) -> dict:
         if not self.enabled:
             return {}
+        if self.readers is not None:
+            try:
+                key = tuple(read(view) for read in self.readers)
+                hit = self.cache.get(key)
+            except Exception:
+                key, hit = None, None
+            if hit is not None:
+                view.tags = _Rel([self.tags[n] for n in hit["tags"]])
+                view.score, view.grade = hit["score"], hit["grade"]
+                return hit
+            result = self._evaluate(view)
+            if key is not None and len(self.cache) < 100_000:
+                self.cache[key] = result
+            return result
+        return self._evaluate(view)
+
+    def _evaluate(self, view: _RowView) -> dict:
         fired, tag_expl = [], []
         for rule, pred in self.tagging:
             if _safe(pred, view):

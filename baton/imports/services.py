@@ -481,8 +481,11 @@ class RowCleaner:
         if target in MAX_LEN:
             if len(raw) > MAX_LEN[target]:
                 return _("Longer than %(n)s characters.") % {"n": MAX_LEN[target]}
-            if target == "phone" and not dedupe.normalise_phone(raw):
-                return _("Not a phone number.")
+            if target == "phone":
+                norm = dedupe.normalise_phone(raw)
+                if not norm:
+                    return _("Not a phone number.")
+                data["phone_norm"] = norm
             data[target] = raw
             return None
         if target == "email":
@@ -732,7 +735,9 @@ def job_run(job_id: int, *, chunk: int = CHUNK, fail_after_chunks: int | None = 
                 for column, value, message in errors:
                     report.add(n, column, value, message)
                 continue
-            data.update(dedupe.normalised_keys({k: data.get(k, "") for k in ("phone", "email", "company")}))
+            data.setdefault("phone_norm", "")
+            data["email_norm"] = dedupe.normalise_email(data.get("email"))
+            data["company_norm"] = dedupe.normalise_company(data.get("company"))
             batch.append((n, data))
             if len(batch) >= chunk:
                 flush()
