@@ -59,12 +59,13 @@ def scope_for(user, model, action: str) -> str:
 
 def scope_q(user, model, scope: str) -> Q | None:
     """The filter for `scope`; None means everything."""
-    owner = model.scope_owner_field
-    region_path = getattr(model, "scope_region_field", None)
     if scope == ALL:
         return None
-    if scope == NONE:
+    owner = getattr(model, "scope_owner_field", None)
+    # Configuration rows (custom fields, rules, pools) have no owner: only an "all" scope reaches them.
+    if scope == NONE or owner is None:
         return Q(pk__in=[])
+    region_path = getattr(model, "scope_region_field", None)
     if scope == OWN:
         return Q(**{owner: user.pk})
     if scope == TEAM:
