@@ -3,7 +3,7 @@ from django.db import transaction
 from baton.activities.models import Activity, Task
 from baton.core import clock
 from baton.core.models import ChangeSource
-from baton.core.services import create_object, delete_object, update_object
+from baton.core.services import _ensure_in_scope, create_object, delete_object, update_object
 from baton.leads.services import lead_touch
 
 
@@ -12,6 +12,10 @@ def activity_create(*, actor, source=ChangeSource.UI, **data) -> Activity:
     data.setdefault("author", actor)
     data.setdefault("occurred_at", clock.now())
     with transaction.atomic():
+        # Logging on a record touches it (a lead's first contact, status): only on records the actor can see.
+        for key in ("lead", "account", "opportunity"):
+            if data.get(key) is not None:
+                _ensure_in_scope(data[key], actor, "view")
         activity = create_object(Activity, actor=actor, source=source, data=data)
         if activity.lead_id:
             lead_touch(lead=activity.lead, occurred_at=activity.occurred_at,

@@ -39,6 +39,10 @@ def snapshot(obj: models.Model, fields) -> dict:
             out[name] = sorted(str(o) for o in getattr(obj, name).all()) if obj.pk else []
         elif field.is_relation:
             out[name] = _plain(getattr(obj, name))
+        elif isinstance(field, models.DecimalField) and getattr(obj, name) is not None:
+            # 100000 and 100000.00 are the same amount: compare at the column's precision
+            value = Decimal(str(getattr(obj, name))).quantize(Decimal(1).scaleb(-field.decimal_places))
+            out[name] = str(value)
         else:
             out[name] = _plain(getattr(obj, name))
     return out
