@@ -21,3 +21,4 @@ api.add_router("", "baton.capture.api.router")  # /api/intake/<form_key>, /api/e
 api.add_router("", "baton.rules.api.router")  # /api/rules/… (tagging, scoring, grade bands, preview, runs)
 api.add_router("", "baton.assignment.api.router")  # /api/pools/… (pools, members, absences, board, reassign)
 api.add_router("", "baton.conditions.api.router")  # /api/custom-fields/…, /api/conditions/{validate,fields}
+api.add_router("", "baton.visits.api.router")  # /api/visits (start, photos, end, counts)

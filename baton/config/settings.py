@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "baton.opportunities",
     "baton.activities",
     "baton.conditions",
+    "baton.visits",
     "baton.imports",
     "baton.capture",
     "baton.rules",
