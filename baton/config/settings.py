@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "baton.opportunities",
     "baton.activities",
     "baton.conditions",
+    "baton.sla",
+    "baton.notifications",
     "baton.visits",
     "baton.imports",
     "baton.capture",

@@ -51,6 +51,14 @@ class LeadOut(Schema):
     # Filled by the scoring and assignment engines (a model attribute of the same name wins).
     score_explanation: list = []
     assignment_explanation: Any = None
+    # SLA clocks: [{"policy": name, "state": "on_track" | "warning" | "breached" | "stopped", "due_at": ISO}]
+    clocks: list[dict] = []
+
+    @staticmethod
+    def resolve_clocks(obj):
+        from baton.sla.clocks import clocks_for
+
+        return [{**c, "due_at": c["due_at"].isoformat()} for c in clocks_for(obj)]
 
     @staticmethod
     def resolve_owner(obj):
