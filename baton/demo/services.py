@@ -63,6 +63,9 @@ def _digest_models():
 def demo_digest() -> str:
     """SHA-256 over every demo row, with ids made relative to each table's first id (database sequences
     do not restart, so two identical loads get different absolute ids) and secrets left out."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from baton.activities.models import Task
     from baton.org.models import Role
 
     models_ = _digest_models()
@@ -79,6 +82,7 @@ def demo_digest() -> str:
 
     for model in models_:
         fields = [f for f in model._meta.concrete_fields if f.name not in ("password", "last_login")]
+        names = [f.attname for f in fields]
         for row in model._default_manager.order_by("pk").values_list(*[f.attname for f in fields]):
             out = []
             for f, value in zip(fields, row, strict=True):
@@ -92,5 +96,8 @@ def demo_digest() -> str:
                 else:  # region, industry, tag, stage, content type: by name
                     value = label(target, value)
                 out.append(value)
+            if model is Task and row[names.index("linked_id")] is not None:  # a generic link: relative too
+                linked_model = ContentType.objects.get_for_id(row[names.index("linked_type_id")]).model_class()
+                out[names.index("linked_id")] = row[names.index("linked_id")] - base[linked_model]
             h.update(json.dumps(out, default=str, ensure_ascii=False).encode())
     return h.hexdigest()
