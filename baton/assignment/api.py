@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from baton.assignment import selectors, services
@@ -177,7 +177,7 @@ def pool_list(request):
 @router.post("/pools", response=responses(201, PoolOut))
 def pool_create(request, payload: PoolIn):
     pool = services.pool_create(actor=request.user, source=SOURCE, **_pool_data(payload.model_dump()))
-    return 201, pool
+    return Status(201, pool)
 
 
 @router.get("/pools/board", response=responses(200, BoardOut))
@@ -211,14 +211,14 @@ def absence_list(request, user_id: int | None = None):
 def absence_create(request, payload: AbsenceIn):
     data = payload.model_dump()
     user = _user("user_id", data.pop("user_id"))
-    return 201, services.absence_create(user=user, actor=request.user, source=SOURCE, **data)
+    return Status(201, services.absence_create(user=user, actor=request.user, source=SOURCE, **data))
 
 
 @router.delete("/pools/absences/{absence_id}", response=responses(204, None))
 def absence_delete(request, absence_id: int):
     services.absence_delete(absence=get_object_or_404(MemberAbsence, pk=absence_id), actor=request.user,
                             source=SOURCE)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/pools/{pool_id}", response=responses(200, PoolOut))
@@ -238,7 +238,7 @@ def pool_update(request, pool_id: int, payload: PoolPatch):
 @router.delete("/pools/{pool_id}", response=responses(204, None))
 def pool_delete(request, pool_id: int):
     services.pool_delete(pool=get_object_or_404(Pool, pk=pool_id), actor=request.user, source=SOURCE)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/pools/{pool_id}/members", response=list[MemberOut])
@@ -253,7 +253,7 @@ def member_add(request, pool_id: int, payload: MemberIn):
     user = _user("user_id", data.pop("user_id"))
     member = services.member_add(pool=get_object_or_404(Pool, pk=pool_id), user=user, actor=request.user,
                                  source=SOURCE, **data)
-    return 201, member
+    return Status(201, member)
 
 
 @router.patch("/pools/{pool_id}/members/{member_id}", response=responses(200, MemberOut))
@@ -268,7 +268,7 @@ def member_update(request, pool_id: int, member_id: int, payload: MemberPatch):
 def member_remove(request, pool_id: int, member_id: int):
     services.member_remove(member=get_object_or_404(PoolMember, pk=member_id, pool_id=pool_id),
                            actor=request.user, source=SOURCE)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/pools/{pool_id}/backlog", response=list[BacklogOut])

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from baton.core.api import SOURCE, InputSchema, partial, responses
@@ -133,7 +133,7 @@ def _crud(path: str, rule_type: str, model, out, create_in, patch_in, list_selec
     def create_rule(request, payload: create_in):
         rule = services.rule_create(rule_type=rule_type, actor=request.user, source=SOURCE,
                                     **payload.model_dump())
-        return 201, rule
+        return Status(201, rule)
 
     @router.get(f"/rules/{path}/{{rule_id}}", response=responses(200, out), operation_id=f"rules_{path}_get")
     def get_rule(request, rule_id: int):
@@ -151,7 +151,7 @@ def _crud(path: str, rule_type: str, model, out, create_in, patch_in, list_selec
                    operation_id=f"rules_{path}_delete")
     def delete_rule(request, rule_id: int):
         services.rule_delete(rule=get_object_or_404(model, pk=rule_id), actor=request.user, source=SOURCE)
-        return 204, None
+        return Status(204, None)
 
     @router.get(f"/rules/{path}/{{rule_id}}/versions", response=list[VersionOut],
                 operation_id=f"rules_{path}_versions")

@@ -163,3 +163,26 @@ def test_rule_run_reevaluates_open_leads_and_records_progress():
         assert lead.score == 25
     closed.refresh_from_db()
     assert closed.score == 0
+
+
+@pytest.fixture
+def huey_immediate():
+    from huey.contrib.djhuey import HUEY
+
+    old = HUEY.immediate
+    HUEY.immediate = True
+    yield HUEY
+    HUEY.immediate = old
+
+
+def test_saving_a_rule_reevaluates_open_leads_through_the_queue(huey_immediate):
+    from django.test import TestCase
+
+    lead = f.lead(source="referral")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        rule = services.rule_create(rule_type=RuleType.SCORING, actor=f.user(roles=("ops",)), name="ref",
+                                    points=25, condition=SOURCE_REFERRAL)
+    run = RuleRun.objects.get(rule_type="scoring", rule_id=rule.pk)
+    assert (run.status, run.total, run.done, run.rule_version) == ("done", 1, 1, 1)
+    lead.refresh_from_db()
+    assert lead.score == 25
