@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from baton.activities.models import Activity
 from baton.activities.services import activity_create
@@ -66,13 +67,13 @@ def visit_start(*, actor, source=ChangeSource.UI, account, lat, lng, device_id, 
 def _watermark_lines(visit: Visit, taken_at, lat, lng) -> list[str]:
     with translation.override(visit.rep.language or settings.LANGUAGE_CODE):
         when = timezone.localtime(taken_at).strftime("%Y-%m-%d %H:%M:%S %z")
-        ns = _("N") if lat >= 0 else _("S")
-        ew = _("E") if lng >= 0 else _("W")
+        ns = pgettext("watermark", "N") if lat >= 0 else pgettext("watermark", "S")
+        ew = pgettext("watermark", "E") if lng >= 0 else pgettext("watermark", "W")
         return [
-            f"{_('Time')}: {when}",
-            f"{_('Location')}: {ns} {abs(lat):.6f}°, {ew} {abs(lng):.6f}°",
-            f"{_('Device')}: {visit.device_id}",
-            f"{_('Rep')}: {visit.rep}  ·  {visit.account}",
+            f"{pgettext('watermark', 'Time')}: {when}",
+            f"{pgettext('watermark', 'Location')}: {ns} {abs(lat):.6f}°, {ew} {abs(lng):.6f}°",
+            f"{pgettext('watermark', 'Device')}: {visit.device_id}",
+            f"{pgettext('watermark', 'Rep')}: {visit.rep}  ·  {visit.account}",
         ]
 
 
