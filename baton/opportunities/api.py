@@ -77,6 +77,8 @@ class OpportunityIn(InputSchema):
     probability: int | None = Field(None, ge=0, le=100, description="defaults to the stage's")
     lost_reason: str = ""
     custom_fields: dict = {}
+    skip_reason: str = Field("", description="moving forward past unmet skippable stage requirements: why "
+                                             "(opens a manager review)")
 
 
 def resolve(data: dict, request, instance) -> dict:

@@ -1,11 +1,24 @@
+import copy
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from baton.core import clock
 from baton.core.errors import ValidationFailed
 from baton.core.models import ChangeSource
-from baton.core.services import create_object, delete_object, update_object
-from baton.opportunities.models import Opportunity, Pipeline, Stage, StageChange
+from baton.core.services import create_object, delete_object, record, update_object
+from baton.opportunities.gates import gate_check
+from baton.opportunities.models import (
+    ChecklistItem,
+    Opportunity,
+    Pipeline,
+    Stage,
+    StageChange,
+    StageEvidence,
+    StageRequirement,
+    StageSkipReview,
+)
 
 # The shipped default pipeline (names are data: ops rename them; the codes of kind stay).
 DEFAULT_STAGES = [
@@ -43,10 +56,19 @@ def _status_for(stage: Stage) -> str:
 
 def opportunity_create(*, actor, source=ChangeSource.UI, pipeline=None, stage=None, **data) -> Opportunity:
     pipeline = pipeline or (stage.pipeline if stage else pipeline_ensure_default())
+    data.pop("skip_reason", None)
     if stage is None:
         stage = pipeline.stages.filter(kind=Stage.Kind.OPEN).order_by("position").first()
         if stage is None:
             raise ValidationFailed(errors=[("pipeline", _("This pipeline has no open stage."))])
+    else:
+        # A deal created straight into a later stage passes the gates of every stage it skips.
+        probe = Opportunity(pipeline=pipeline, stage=stage,
+                            **{k: v for k, v in data.items() if k != "custom_fields" or v is not None})
+        unmet = gate_check(probe, stage, creating=True)
+        if unmet:
+            raise ValidationFailed(_("The deal does not meet the stage's requirements."),
+                                   errors=[("stage", u.message) for u in unmet], code="gate")
     now = clock.now()
     data.setdefault("owner", actor)
     data.setdefault("probability", stage.probability)
@@ -61,12 +83,46 @@ def opportunity_create(*, actor, source=ChangeSource.UI, pipeline=None, stage=No
     return opportunity
 
 
+def _gate(opportunity, new_stage, data, skip_reason):
+    """Run the gate of a forward move; returns the unmet skippable requirements let through with a reason."""
+    probe = copy.copy(opportunity)
+    for key, value in data.items():
+        if key != "stage":
+            setattr(probe, key, value)
+    unmet = gate_check(probe, new_stage)
+    if not unmet:
+        return []
+    hard = [u for u in unmet if not u.skippable]
+    if hard or not (skip_reason or "").strip():
+        raise ValidationFailed(_("The deal does not meet the stage's requirements."),
+                               errors=[("stage", u.message) for u in unmet], code="gate")
+    return unmet
+
+
+def _manager_of(opportunity, actor):
+    owner = opportunity.owner or (actor if actor and actor.is_authenticated else None)
+    if owner is None:
+        return None
+    if owner.manager_id:
+        return owner.manager
+    if owner.team_id and owner.team.manager_id and owner.team.manager_id != owner.pk:
+        return owner.team.manager
+    return None
+
+
 def opportunity_update(*, opportunity: Opportunity, actor, source=ChangeSource.UI, **data) -> dict:
-    """Update a deal; a new stage is logged in its stage history and sets status, probability and dwell."""
+    """Update a deal; a new stage is logged in its stage history and sets status, probability and dwell.
+
+    A forward move runs the gate of every stage it enters or passes (`gate_check`); unmet requirements refuse
+    it, unless all of them are skippable and `skip_reason` is given: then the move goes on and the deal
+    carries a pending `StageSkipReview` for the owner's manager.
+    """
     now = clock.now()
+    skip_reason = data.pop("skip_reason", "") or ""
     new_stage = data.get("stage")
     old_stage = opportunity.stage
     moving = new_stage is not None and new_stage.pk != opportunity.stage_id
+    skipped = _gate(opportunity, new_stage, data, skip_reason) if moving else []
     if moving:
         data["status"] = _status_for(new_stage)
         data["stage_entered_at"] = now
@@ -82,6 +138,8 @@ def opportunity_update(*, opportunity: Opportunity, actor, source=ChangeSource.U
                 actor=actor if actor and actor.is_authenticated else None,
                 dwell_seconds=int((now - entered).total_seconds()) if entered else None,
             )
+        if skipped:
+            _skip_review_open(opportunity, old_stage, new_stage, skip_reason.strip(), skipped, actor, source)
         if changes:
             Opportunity.objects.filter(pk=opportunity.pk).update(updated_at=now)
     return changes
@@ -89,3 +147,172 @@ def opportunity_update(*, opportunity: Opportunity, actor, source=ChangeSource.U
 
 def opportunity_delete(*, opportunity: Opportunity, actor, source=ChangeSource.UI) -> None:
     delete_object(opportunity, actor=actor, source=source)
+
+
+# --- gates: configuration ---------------------------------------------------------------------------------
+
+# The shipped entry requirements of the default stages: (stage, code, label, kind, options).
+DEFAULT_REQUIREMENTS = [
+    ("需求确认", "decision-contact", "决策角色联系人", StageRequirement.Kind.DECISION_CONTACTS, {"min_count": 1}),
+    ("方案", "proposal", "方案文档", StageRequirement.Kind.EVIDENCE, {"attachment_kind": "document"}),
+    ("方案", "line-takt", "产线节拍分析", StageRequirement.Kind.EVIDENCE, {
+        "attachment_kind": "document",
+        "condition": {"field": "account.industries", "op": "has_any", "value": ["auto-parts"]},
+        "guidance": "汽车零部件客户：提交方案前须附产线节拍分析。"}),
+    ("报价", "amount", "报价金额", StageRequirement.Kind.FIELD, {"field_name": "amount"}),
+    ("客户内部决策会", "meeting-photo", "决策会现场照片", StageRequirement.Kind.EVIDENCE,
+     {"attachment_kind": "photo"}),
+    ("法务初审通过", "legal-signed", "法务初审签字件", StageRequirement.Kind.EVIDENCE,
+     {"attachment_kind": "signed_pdf", "skippable": True}),
+    ("PO已发出", "po", "PO 文件", StageRequirement.Kind.EVIDENCE, {"attachment_kind": "document"}),
+    ("签约", "contract", "已签合同（PDF）", StageRequirement.Kind.EVIDENCE, {"attachment_kind": "signed_pdf"}),
+]
+
+
+def stage_requirements_install_defaults(pipeline: Pipeline | None = None) -> int:
+    """Install the shipped requirements on the default pipeline's stages (idempotent). Returns rows created."""
+    pipeline = pipeline or pipeline_ensure_default()
+    stages = {s.name: s for s in pipeline.stages.all()}
+    created = 0
+    for position, (stage_name, code, label, kind, options) in enumerate(DEFAULT_REQUIREMENTS):
+        stage = stages.get(stage_name)
+        if stage is None:
+            continue
+        _, new = StageRequirement.objects.get_or_create(
+            stage=stage, code=code, defaults={"label": label, "kind": kind, "position": position, **options})
+        created += new
+    return created
+
+
+def stage_requirement_create(*, actor, source=ChangeSource.UI, **data) -> StageRequirement:
+    return create_object(StageRequirement, actor=actor, source=source, data=data, check_scope=False)
+
+
+def stage_requirement_update(*, requirement: StageRequirement, actor, source=ChangeSource.UI, **data) -> dict:
+    return update_object(requirement, actor=actor, source=source, data=data, check_scope=False)
+
+
+def stage_requirement_delete(*, requirement: StageRequirement, actor, source=ChangeSource.UI) -> None:
+    delete_object(requirement, actor=actor, source=source)
+
+
+# --- gates: meeting them ----------------------------------------------------------------------------------
+
+def _requirement_of(opportunity, requirement_id, kind) -> StageRequirement:
+    req = StageRequirement.objects.filter(pk=requirement_id, stage__pipeline=opportunity.pipeline_id,
+                                          kind=kind).first()
+    if req is None:
+        raise ValidationFailed(errors=[("requirement", _("This requirement does not belong to the deal's pipeline."))])
+    return req
+
+
+def evidence_attach(*, opportunity: Opportunity, requirement_id: int, file, actor,
+                    source=ChangeSource.UI) -> StageEvidence:
+    """Upload a file as evidence for one requirement of the deal (stored as an attachment of its kind)."""
+    from baton.core.services import attachment_create
+
+    req = _requirement_of(opportunity, requirement_id, StageRequirement.Kind.EVIDENCE)
+    with transaction.atomic():
+        attachment = attachment_create(actor=actor, file=file, linked_object=opportunity,
+                                       kind=req.attachment_kind, source=source)
+        return StageEvidence.objects.create(opportunity=opportunity, requirement=req, attachment=attachment)
+
+
+def checklist_tick(*, opportunity: Opportunity, requirement_id: int, actor, done=True,
+                   source=ChangeSource.UI) -> None:
+    """Tick (or untick) a checklist action of the deal; audited on the deal."""
+    from baton.core.models import AuditEntry
+    from baton.core.services import _ensure_in_scope
+
+    req = _requirement_of(opportunity, requirement_id, StageRequirement.Kind.CHECKLIST)
+    with transaction.atomic():
+        _ensure_in_scope(opportunity, actor, "change")
+        item = ChecklistItem.objects.filter(opportunity=opportunity, requirement=req).first()
+        if done and item is None:
+            ChecklistItem.objects.create(opportunity=opportunity, requirement=req, done_at=clock.now(),
+                                         done_by=actor if actor and actor.is_authenticated else None)
+        elif not done and item is not None:
+            item.delete()
+        else:
+            return
+        record(opportunity, actor=actor, source=source, action=AuditEntry.Action.EVENT,
+               changes={"checklist": [None if done else req.label, req.label if done else None]},
+               message=_("Checklist action ticked") if done else _("Checklist action unticked"))
+
+
+# --- skip with reason and second review -------------------------------------------------------------------
+
+def _skip_review_open(opportunity, from_stage, to_stage, reason, skipped, actor, source):
+    from django.contrib.contenttypes.models import ContentType
+
+    from baton.activities.models import Task
+    from baton.activities.services import task_create
+
+    manager = _manager_of(opportunity, actor)
+    task = None
+    if manager is not None:
+        task = task_create(
+            actor=actor, source=source, assignee=manager, origin=Task.Origin.REVIEW,
+            title=(_("Review a skipped stage requirement: %(deal)s") % {"deal": opportunity.name})[:200],
+            description=_("%(stage)s was entered without: %(items)s. Reason: %(reason)s") % {
+                "stage": to_stage.name, "items": "; ".join(u.requirement.label for u in skipped),
+                "reason": reason},
+            due_at=clock.now() + timedelta(hours=24),
+            linked_type=ContentType.objects.get_for_model(Opportunity), linked_id=opportunity.pk,
+        )
+    return create_object(StageSkipReview, actor=actor, source=source, check_scope=False, data={
+        "opportunity": opportunity, "from_stage": from_stage, "to_stage": to_stage, "reason": reason,
+        "skipped": [{"id": u.requirement.pk, "label": u.requirement.label, "message": u.message} for u in skipped],
+        "requested_by": actor if actor and actor.is_authenticated else None, "requested_at": clock.now(),
+        "task": task,
+    }, message=_("Stage requirement skipped with a reason"))
+
+
+def _check_reviewer(review: StageSkipReview, actor):
+    from baton.core import scoping
+    from baton.core.errors import Conflict, PermissionDenied
+
+    if review.status != StageSkipReview.Status.PENDING:
+        raise Conflict(_("This review has already been decided."))
+    if actor is None or not any(actor.has_role(r) for r in ("manager", "director", "ops")):
+        raise PermissionDenied(_("Only a manager may review a skipped requirement."))
+    if review.requested_by_id == actor.pk:
+        raise PermissionDenied(_("You cannot review your own skip."))
+    if not scoping.restrict(Opportunity.objects.filter(pk=review.opportunity_id), actor, "change").exists():
+        raise PermissionDenied()
+
+
+def _close_task(review, actor, source):
+    if review.task_id:
+        from baton.activities.models import Task
+        from baton.activities.services import task_update
+
+        task = Task.objects.get(pk=review.task_id)
+        if task.status == Task.Status.OPEN:
+            task_update(task=task, actor=None, source=source, status=Task.Status.DONE)
+
+
+def skip_review_approve(*, review: StageSkipReview, actor, note="", source=ChangeSource.UI) -> StageSkipReview:
+    _check_reviewer(review, actor)
+    with transaction.atomic():
+        update_object(review, actor=actor, source=source, check_scope=False, data={
+            "status": StageSkipReview.Status.APPROVED, "reviewer": actor, "reviewed_at": clock.now(),
+            "review_note": note})
+        _close_task(review, actor, source)
+    return review
+
+
+def skip_review_reject(*, review: StageSkipReview, actor, note="", source=ChangeSource.UI) -> StageSkipReview:
+    """Reject the skip: the deal goes back to the stage it came from (a backward move passes no gate)."""
+    _check_reviewer(review, actor)
+    if not note.strip():
+        raise ValidationFailed(errors=[("review_note", _("Say why the skip is rejected."))])
+    with transaction.atomic():
+        update_object(review, actor=actor, source=source, check_scope=False, data={
+            "status": StageSkipReview.Status.REJECTED, "reviewer": actor, "reviewed_at": clock.now(),
+            "review_note": note})
+        opportunity = Opportunity.objects.select_for_update().get(pk=review.opportunity_id)
+        if opportunity.stage_id != review.from_stage_id:
+            opportunity_update(opportunity=opportunity, actor=actor, source=source, stage=review.from_stage)
+        _close_task(review, actor, source)
+    return review
