@@ -19,6 +19,7 @@ urlpatterns = [
     path("capture/", include("baton.capture.urls")),
     path("notifications/", include("baton.notifications.urls")),
     path("imports/", include("baton.imports.urls")),
+    path("visits/", include("baton.visits.urls")),
     # Uploaded files are served only to signed-in users; a bigger install fronts them with its web server.
     path("media/<path:path>", core_views.media, {"document_root": settings.MEDIA_ROOT}, name="media"),
 ]

@@ -69,11 +69,13 @@ def _watermark_lines(visit: Visit, taken_at, lat, lng) -> list[str]:
         when = timezone.localtime(taken_at).strftime("%Y-%m-%d %H:%M:%S %z")
         ns = pgettext("watermark", "N") if lat >= 0 else pgettext("watermark", "S")
         ew = pgettext("watermark", "E") if lng >= 0 else pgettext("watermark", "W")
+        labels = (pgettext("watermark", "Time"), pgettext("watermark", "Location"),
+                  pgettext("watermark", "Device"), pgettext("watermark", "Rep"))
         return [
-            f"{pgettext('watermark', 'Time')}: {when}",
-            f"{pgettext('watermark', 'Location')}: {ns} {abs(lat):.6f}°, {ew} {abs(lng):.6f}°",
-            f"{pgettext('watermark', 'Device')}: {visit.device_id}",
-            f"{pgettext('watermark', 'Rep')}: {visit.rep}  ·  {visit.account}",
+            f"{labels[0]}: {when}",
+            f"{labels[1]}: {ns} {abs(lat):.6f}°, {ew} {abs(lng):.6f}°",
+            f"{labels[2]}: {visit.device_id}",
+            f"{labels[3]}: {visit.rep}  ·  {visit.account}",
         ]
 
 

@@ -186,6 +186,8 @@ def test_too_short_and_missing_photos(api, account):
     body = end(api, vid, at=T0 + timedelta(minutes=24, seconds=59)).json()
     assert body["invalid_reasons"] == ["too_short", "missing_photos"]
     assert body["details"]["missing_photos"]["kinds"] == ["meeting_table", "signature_page"]
+    # The rep's language is Chinese: each reason reads in Chinese.
+    assert [r["message"] for r in body["reasons"]] == ["拜访仅持续 24.9 分钟，至少需要 25 分钟。", "缺少照片：会谈桌, 签字页。"]
     assert not Activity.objects.filter(kind=Activity.Kind.VISIT).exists()
 
 
@@ -331,7 +333,7 @@ def test_oversized_image_is_refused_before_decoding(api, account, media, setting
     big = io.BytesIO()
     Image.new("1", (1500, 1000)).save(big, "PNG")  # 1.5 MP, a few hundred bytes
     r = photo(api, vid, "storefront", big.getvalue())
-    assert r.status_code == 422 and "million pixels" in r.json()["errors"][0]["message"]
+    assert r.status_code == 422 and r.json()["errors"][0] == {"field": "image", "message": "图片过大（超过 1 百万像素）。"}
     assert not VisitPhoto.objects.exists() and _no_files(media)
 
 

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from baton.visits import views
+
+app_name = "visits"
+urlpatterns = [
+    path("", views.visit_overview, name="overview"),
+    path("new/", views.visit_new, name="new"),
+]
