@@ -90,11 +90,23 @@ class LeadOut(Schema):
 
     @staticmethod
     def resolve_score_explanation(obj):
-        return getattr(obj, "score_explanation", None) or []
+        from baton.rules.selectors import lead_explanations
+
+        return lead_explanations(obj)["score_explanation"]
 
     @staticmethod
     def resolve_assignment_explanation(obj):
-        return getattr(obj, "assignment_explanation", None)
+        """The newest assignment decision (pool, strategy, rotation, members skipped and why) and any backlog."""
+        from baton.assignment.selectors import lead_explanations
+
+        explained = lead_explanations(obj)
+        decisions = explained["assignment_explanation"]
+        if not decisions and not explained["backlog"]:
+            return None
+        latest = dict(decisions[0]) if decisions else {}
+        latest["backlog"] = explained["backlog"]
+        latest["history"] = decisions[1:]
+        return latest
 
 
 class LeadIn(InputSchema):
