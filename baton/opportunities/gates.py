@@ -131,5 +131,6 @@ def path_panel(opportunity: Opportunity) -> dict:
     return out
 
 
-def stage_counts(pipeline) -> dict:
-    return dict(Opportunity.objects.filter(pipeline=pipeline).values_list("stage").annotate(n=Count("id")))
+def stage_counts_for(deals) -> dict:
+    """{stage id: number of deals} for a (scoped) queryset of deals, in one query."""
+    return dict(deals.order_by().values("stage").annotate(n=Count("id")).values_list("stage", "n"))

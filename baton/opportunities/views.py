@@ -1,10 +1,23 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from baton.core import views_generic as g
-from baton.opportunities import selectors, services
+from baton.core.errors import DomainError, NotFound
+from baton.opportunities import gates, selectors, services
 from baton.opportunities.filtersets import OpportunityFilterSet
 from baton.opportunities.forms import OpportunityForm
-from baton.opportunities.models import Opportunity
+from baton.opportunities.models import Opportunity, Pipeline, Stage, StageSkipReview
+
+BOARD_OPEN_LIMIT = 100  # cards per open column (the column header shows the full count)
+BOARD_CLOSED_LIMIT = 20
 
 
 def _stage(opp):
@@ -39,10 +52,17 @@ class OpportunityDetailView(OpportunityMixin, g.ObjectDetailView):
     fields = ["name", "account", "contact", "lead", "owner", "pipeline", "stage", "status", "amount", "currency",
               "probability", "expected_close_date", "lost_reason", "created_at", "stage_entered_at", "closed_at"]
     activity_link = "opportunity"
-    extra_templates = ["opportunities/partials/stage_history.html"]
+    extra_templates = ["opportunities/partials/path_panel.html", "opportunities/partials/stage_history.html"]
 
     def extra_context(self, obj):
-        return {"stage_changes": selectors.stage_history(obj)}
+        return {"stage_changes": selectors.stage_history(obj), "path": gates.path_panel(obj),
+                "skip_reviews": list(obj.skip_reviews.select_related("from_stage", "to_stage", "requested_by",
+                                                                     "reviewer")[:20]),
+                "board_url": reverse("opportunities:board", args=[obj.pipeline_id])}
+
+    def actions(self, obj):
+        return [{"url": reverse("opportunities:board", args=[obj.pipeline_id]), "label": _("Board"),
+                 "css": "btn-outline-secondary"}]
 
 
 class OpportunityEditView(OpportunityMixin, g.ObjectEditView):
@@ -58,3 +78,127 @@ class OpportunityEditView(OpportunityMixin, g.ObjectEditView):
 class OpportunityDeleteView(OpportunityMixin, g.ObjectDeleteView):
     delete_service = services.opportunity_delete
     service_object_arg = "opportunity"
+
+
+# --- gates: path panel, board, moves, evidence, checklist, skip reviews -----------------------------------
+
+def _deal(request, pk, action="change"):
+    try:
+        return selectors.opportunity_get(user=request.user, pk=pk, action=action)
+    except NotFound:
+        raise Http404() from None
+
+
+def _back(request, opp):
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("opportunities:detail", pk=opp.pk)
+
+
+def _error_text(exc: DomainError) -> str:
+    return " ".join(m for _f, m in exc.errors) or str(exc.message)
+
+
+@login_required
+def board(request, pipeline_id):
+    pipeline = get_object_or_404(Pipeline, pk=pipeline_id)
+    deals = selectors.opportunity_list(user=request.user).filter(pipeline=pipeline)
+    counts = gates.stage_counts_for(deals)
+    columns = []
+    for stage in pipeline.stages.order_by("position"):
+        qs = deals.filter(stage=stage).order_by("-stage_entered_at", "-id")
+        limit = BOARD_CLOSED_LIMIT if stage.kind != Stage.Kind.OPEN else BOARD_OPEN_LIMIT
+        columns.append({"stage": stage, "deals": list(qs[:limit]), "count": counts.get(stage.pk, 0)})
+    return render(request, "opportunities/board.html", {
+        "pipeline": pipeline, "pipelines": Pipeline.objects.all(), "columns": columns,
+        "title": _("Board: %(pipeline)s") % {"pipeline": pipeline.name}, "section": "opportunities",
+    })
+
+
+@login_required
+@require_POST
+def move(request, pk):
+    """Move a deal to another stage (board drag or form); refused moves list every unmet requirement."""
+    opp = _deal(request, pk)
+    stage = get_object_or_404(Stage, pk=request.POST.get("stage"))
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    data = {"stage": stage}
+    if request.POST.get("skip_reason", "").strip():
+        data["skip_reason"] = request.POST["skip_reason"]
+    if stage.kind == Stage.Kind.LOST and request.POST.get("lost_reason", "").strip():
+        data["lost_reason"] = request.POST["lost_reason"].strip()
+    try:
+        services.opportunity_update(opportunity=opp, actor=request.user, **data)
+    except DomainError as exc:
+        if not wants_json:
+            messages.error(request, _error_text(exc))
+            return _back(request, opp)
+        opp.refresh_from_db()
+        unmet = gates.gate_check(opp, stage)
+        html = render_to_string("opportunities/partials/move_refused.html", {
+            "opp": opp, "stage": stage, "errors": [m for _f, m in exc.errors] or [str(exc.message)],
+            "unmet": unmet, "can_skip": bool(unmet) and all(u.skippable for u in unmet),
+            "next": request.POST.get("next", ""),
+        }, request=request)
+        return JsonResponse({"ok": False, "errors": [{"field": f, "message": m} for f, m in exc.errors],
+                             "html": html}, status=exc.status_code)
+    if wants_json:
+        return JsonResponse({"ok": True, "stage": stage.name, "stage_id": stage.pk})
+    messages.success(request, _("Moved to “%(stage)s”.") % {"stage": stage.name})
+    return _back(request, opp)
+
+
+@login_required
+@require_POST
+def evidence_upload(request, pk):
+    opp = _deal(request, pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a file to upload."))
+        return _back(request, opp)
+    try:
+        services.evidence_attach(opportunity=opp, requirement_id=request.POST.get("requirement"), file=upload,
+                                 actor=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("Evidence uploaded: %(name)s") % {"name": upload.name})
+    return _back(request, opp)
+
+
+@login_required
+@require_POST
+def checklist(request, pk):
+    opp = _deal(request, pk)
+    try:
+        services.checklist_tick(opportunity=opp, requirement_id=request.POST.get("requirement"),
+                                actor=request.user, done=request.POST.get("done", "1") == "1")
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    return _back(request, opp)
+
+
+@login_required
+@require_POST
+def skip_review_decide(request, pk, decision):
+    if decision not in ("approve", "reject"):
+        raise Http404()
+    review = get_object_or_404(StageSkipReview, pk=pk)
+    opp = _deal(request, review.opportunity_id)
+    service = services.skip_review_approve if decision == "approve" else services.skip_review_reject
+    try:
+        service(review=review, actor=request.user, note=request.POST.get("note", ""))
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("Review saved."))
+    return _back(request, opp)
+
+
+@login_required
+def board_default(request):
+    from baton.opportunities.services import pipeline_ensure_default
+
+    return redirect("opportunities:board", pipeline_id=pipeline_ensure_default().pk)
