@@ -46,8 +46,9 @@ class JsonKey(Func):
         if connection.vendor == "postgresql":
             j, jp = f"({col} -> %s)", [*cp, self.key]
             if self.kind == "text":
-                return (f"(CASE WHEN jsonb_typeof{j} = 'string' THEN ({col} ->> %s) END) COLLATE \"C\"",
-                        [*jp, *cp, self.key])
+                # An empty string reads as NULL, as `registry.read_json` reads it in Python.
+                return (f"(CASE WHEN jsonb_typeof{j} = 'string' AND ({col} ->> %s) <> '' "
+                        f"THEN ({col} ->> %s) END) COLLATE \"C\"", [*jp, *cp, self.key, *cp, self.key])
             if self.kind == "number":
                 return (f"(CASE WHEN jsonb_typeof{j} = 'number' THEN ({col} ->> %s)::double precision END)",
                         [*jp, *cp, self.key])
@@ -56,7 +57,8 @@ class JsonKey(Func):
         path = _sqlite_path(self.key)
         t, tp = f"json_type({col}, %s)", [*cp, path]
         if self.kind == "text":
-            return f"(CASE WHEN {t} = 'text' THEN json_extract({col}, %s) END)", [*tp, *cp, path]
+            return (f"(CASE WHEN {t} = 'text' AND json_extract({col}, %s) <> '' THEN json_extract({col}, %s) END)",
+                    [*tp, *cp, path, *cp, path])
         if self.kind == "number":
             return (f"(CASE WHEN {t} IN ('integer', 'real') THEN CAST(json_extract({col}, %s) AS REAL) END)",
                     [*tp, *cp, path])
