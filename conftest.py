@@ -41,3 +41,12 @@ def _plain_static_storage(settings):
 def _fast_password_hasher(settings):
     """PBKDF2 costs ~0.3 s a hash on this hardware; tests check who may log in, not the hash's strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# Hypothesis explores new examples on every local run; under CI it replays a fixed sequence so a landing
+# never depends on the luck of the draw (a failure found locally is kept in .hypothesis/ and replayed).
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
