@@ -24,6 +24,7 @@ install: $(VENV)/.installed
 run: install
 	$(BATON) migrate --noinput -v 0
 	$(BATON) collectstatic --noinput -v 0
+	$(BATON) defaults
 	$(BATON) demo --if-empty
 	$(BATON) serve --bind $(HOST):$(PORT)
 

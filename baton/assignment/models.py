@@ -14,6 +14,11 @@ class Strategy(models.TextChoices):
     LEAST_LOADED = "least_loaded", _("Least loaded today")
 
 
+class PoolAction(models.TextChoices):
+    ASSIGN = "assign", _("Assign to a member")
+    NURTURE = "nurture", _("Nurture (no owner)")
+
+
 class Pool(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     # Lower numbers are tried first.
@@ -25,6 +30,10 @@ class Pool(models.Model):
     strategy = models.CharField(_("strategy"), max_length=20, choices=Strategy.choices,
                                 default=Strategy.ROUND_ROBIN)
     active = models.BooleanField(_("active"), default=True)
+    # A nurture pool takes its leads out of the sales queue: status "nurturing", no owner, no backlog.
+    action = models.CharField(_("action"), max_length=10, choices=PoolAction.choices, default=PoolAction.ASSIGN)
+    # Stable key for shipped defaults so installing them twice changes nothing; blank for user pools.
+    key = models.CharField(_("key"), max_length=80, blank=True, editable=False)
     # {"kind": "top_newcomers", "n": 3, "metric": "first_contact_success_rate", "plus_users": [ids],
     #  "daily_cap": 8}: members resolved at assignment time instead of (or besides) fixed members.
     dynamic_rule = models.JSONField(_("dynamic membership"), default=dict, blank=True)
@@ -111,6 +120,7 @@ class Assignment(models.Model):
         DRAIN = "drain", _("From backlog")
         MANUAL = "manual", _("Reassigned by a manager")
         UNMATCHED = "unmatched", _("No pool matched")
+        NURTURE = "nurture", _("Sent to nurturing")
 
     lead = models.ForeignKey("leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE,
                              related_name="assignments")

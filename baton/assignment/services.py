@@ -23,7 +23,16 @@ from baton.leads.models import Lead
 from baton.org.models import User
 from baton.rules import conditions
 
-from .models import Assignment, MemberAbsence, Pool, PoolBacklog, PoolMember, ReassignReason, Strategy
+from .models import (
+    Assignment,
+    MemberAbsence,
+    Pool,
+    PoolAction,
+    PoolBacklog,
+    PoolMember,
+    ReassignReason,
+    Strategy,
+)
 
 # Assignments that use a member's daily capacity (a manager's reassignment is outside the caps).
 CAPPED_KINDS = (Assignment.Kind.AUTO, Assignment.Kind.DRAIN)
@@ -222,6 +231,18 @@ def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_cod
         actor=actor if actor is not None and actor.is_authenticated else None)
 
 
+def _nurture(*, lead, pool, source) -> Assignment:
+    """A nurture pool: the lead leaves the sales queue (status nurturing), keeps no owner, waits nowhere."""
+    from baton.leads.models import LeadStatus
+    from baton.leads.services import lead_update
+
+    explanation = _("Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name}
+    lead_update(lead=lead, actor=None, source=source, status=LeadStatus.NURTURING, message=explanation[:500])
+    PoolBacklog.objects.filter(lead=lead).delete()
+    return Assignment.objects.create(lead=lead, pool=pool, kind=Assignment.Kind.NURTURE, at=clock.now(),
+                                     explanation=explanation)
+
+
 def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM) -> Assignment | None:
     """Give an unowned open lead to a member of the first eligible pool that has someone available.
 
@@ -239,6 +260,10 @@ def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM) -> A
                                              explanation=_("No active pool accepts this lead."))
         tried, skipped = [], []
         for pool in pools:
+            if pool.action == PoolAction.NURTURE:
+                if tried:  # an assigning pool wanted the lead first: it waits there rather than being parked
+                    break
+                return _nurture(lead=lead, pool=pool, source=source)
             pool = Pool.objects.select_for_update().get(pk=pool.pk)
             pick = _pick(pool, lock=True)
             if pick.user is not None:
@@ -248,7 +273,7 @@ def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM) -> A
                              explanation=explanation)
             tried.append(_explain(pool, pick))
             skipped += [{**s, "pool": pool.pk} for s in pick.skipped]
-        first = pools[0]
+        first = next(p for p in pools if p.action == PoolAction.ASSIGN)
         PoolBacklog.objects.get_or_create(lead=lead, defaults={"pool": first, "since": now})
         explanation = " ".join(tried + [_("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}])
         return Assignment.objects.create(lead=lead, pool=first, kind=Assignment.Kind.BACKLOG, at=now,
@@ -436,3 +461,81 @@ def absence_delete(*, absence: MemberAbsence, actor, source=ChangeSource.UI) -> 
         absence.delete()
         pool_ids = list(PoolMember.objects.filter(user_id=user_id).values_list("pool_id", flat=True))
         transaction.on_commit(lambda: [pool_drain_backlog(p) for p in Pool.objects.filter(pk__in=pool_ids)])
+
+
+# --- Shipped default pools ------------------------------------------------------------------------------
+
+GRADE_A = {"all": [{"field": "grade", "op": "eq", "value": "A"}]}
+GRADE_B = {"all": [{"field": "grade", "op": "eq", "value": "B"}]}
+GRADE_C = {"all": [{"field": "grade", "op": "eq", "value": "C"}]}
+NEWCOMER_CONDITION = {"all": [{"field": "grade", "op": "eq", "value": "B"},
+                              {"field": "source", "op": "in", "value": ["web_form", "api"]}]}
+
+
+def _reps(region=None):
+    qs = User.objects.filter(is_active=True, roles__code="rep").distinct()
+    if region is not None:
+        qs = qs.filter(region=region)
+    return list(qs.order_by("hire_date", "id"))
+
+
+def _senior_reps(region):
+    """The longest-serving non-newcomer reps of a region (users without a hire date come last)."""
+    today = clock.today()
+    reps = [u for u in _reps(region) if not u.is_newcomer(today)]
+    reps.sort(key=lambda u: (u.hire_date is None, u.hire_date or today, u.pk))
+    return reps
+
+
+def pools_install_defaults(*, actor=None) -> dict:
+    """Install the shipped pools, tried in priority order:
+
+    10 "A channel" (grade A, weighted): the two most senior reps of each region, weight 2, cap 8;
+    20 "Newcomers + mentor" (grade B from the web form or the API): the top 3 newcomers by first-contact
+       success rate plus one mentor, resolved at assignment time;
+    30 one round-robin pool per region for grade B: that region's reps;
+    90 "Nurturing" (grade C): status nurturing, no owner, no backlog.
+
+    Idempotent: pools are found by their key and never changed once present (they are the user's to
+    edit), except that a default pool still without members gets its default members (a fresh install
+    creates the pools before anyone is hired). Returns {"pools": created, "members": created}.
+    """
+    from django.utils import translation
+
+    from baton.org.models import Region
+
+    created = {"pools": 0, "members": 0}
+
+    def ensure(key, name, members=(), **data):
+        pool = Pool.objects.filter(key=key).first()
+        if pool is None:
+            if Pool.objects.filter(name=name).exists():  # a pool of the user's already has this name
+                return None
+            pool = create_object(Pool, actor=actor, source=ChangeSource.SYSTEM, check_scope=False,
+                                 data={"name": name, **data})
+            Pool.objects.filter(pk=pool.pk).update(key=key)
+            created["pools"] += 1
+        if members and not PoolMember.objects.filter(pool=pool).exists():
+            for user, weight in members:
+                create_object(PoolMember, actor=actor, source=ChangeSource.SYSTEM, check_scope=False, data={
+                    "pool": pool, "user": user, "weight": weight, "daily_cap": 8, "active": True})
+                created["members"] += 1
+        return pool
+
+    with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
+        regions = list(Region.objects.order_by("id"))
+        seniors = [u for r in regions for u in _senior_reps(r)[:2]]
+        ensure("pool.a_channel", _("A channel"), members=[(u, 2) for u in seniors], priority=10,
+               condition=GRADE_A, strategy=Strategy.WEIGHTED)
+        mentor = User.objects.filter(is_active=True, roles__code="mentor").order_by("id").first()
+        ensure("pool.newcomers", _("Newcomers + mentor"), priority=20,
+                           condition=NEWCOMER_CONDITION, strategy=Strategy.LEAST_LOADED,
+                           dynamic_rule={"kind": "top_newcomers", "n": 3, "metric": "first_contact_success_rate",
+                                         "plus_users": [mentor.pk] if mentor else [], "daily_cap": 8})
+        for region in regions:
+            ensure(f"pool.region.{region.code}", _("Grade B · %(region)s") % {"region": region.name},
+                   members=[(u, 1) for u in _reps(region)], priority=30, condition=GRADE_B, region=region,
+                   strategy=Strategy.ROUND_ROBIN)
+        ensure("pool.nurturing", _("Nurturing"), priority=90, condition=GRADE_C, action=PoolAction.NURTURE,
+               strategy=Strategy.ROUND_ROBIN)
+    return created

@@ -43,6 +43,9 @@ def demo_load(*, seed: int = 42, password: str | None = None, now=None, scale: f
     with clock.frozen(now), transaction.atomic():
         builder = DemoBuilder(seed=seed, now=now, scale=scale, password=password)
         built = builder.build()
+        from baton.core.defaults import install_defaults
+
+        install_defaults()  # the shipped rules, pools and policies, as a fresh install gets them
         summary = ", ".join(f"{k} {v}" for k, v in built.counts.items())
         record(builder.admin, actor=None, source=ChangeSource.SYSTEM, action=AuditEntry.Action.EVENT,
                message=f"demo company loaded (seed {seed}, scale {scale:g}): {summary}")
