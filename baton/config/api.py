@@ -22,3 +22,4 @@ api.add_router("", "baton.rules.api.router")  # /api/rules/… (tagging, scoring
 api.add_router("", "baton.assignment.api.router")  # /api/pools/… (pools, members, absences, board, reassign)
 api.add_router("", "baton.conditions.api.router")  # /api/custom-fields/…, /api/conditions/{validate,fields}
 api.add_router("", "baton.visits.api.router")  # /api/visits (start, photos, end, counts)
+api.add_router("", "baton.scripts.api.router")  # /api/quicklog, /api/script-packs, /api/call-windows

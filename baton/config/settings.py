@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "baton.sla",
     "baton.notifications",
     "baton.visits",
+    "baton.scripts",
     "baton.imports",
     "baton.capture",
     "baton.rules",
