@@ -32,22 +32,25 @@ class _Rel:
 
 
 class _RowView:
-    """What rule and pool conditions read from a lead that is about to be inserted."""
+    """What rule and pool conditions read from a lead that is about to be inserted. Lead columns the row
+    does not carry fall back to the class attributes (the model defaults), so building one is cheap."""
 
     def __init__(self, data: dict, now):
-        self.__dict__.update(_VIEW_DEFAULTS)
         self.__dict__.update(data)
         self.created_at = data.get("created_at") or now
         region = data.get("region")
         self.region_id = getattr(region, "pk", None)
         self.industries = _Rel(data.get("industries") or [])
-        self.tags = _Rel([])
+        self.tags = _NO_TAGS
         self.custom_fields = data.get("custom_fields") or {}
 
 
 _VIEW_DEFAULTS = {f.attname: (f.get_default() if f.has_default() else None) for f in Lead._meta.concrete_fields}
 _VIEW_DEFAULTS.update({"pk": None, "id": None, "owner": None, "owner_id": None, "region": None, "account": None,
                        "contact": None, "duplicate_of": None, "status": LeadStatus.NEW, "score": 0, "grade": ""})
+for _name, _value in _VIEW_DEFAULTS.items():
+    setattr(_RowView, _name, _value)
+_NO_TAGS = _Rel([])
 
 
 def _safe(pred, obj) -> bool:
@@ -57,7 +60,145 @@ def _safe(pred, obj) -> bool:
         return False
 
 
+# --- Conditions compiled for many rows ---------------------------------------------------------------------
+
+class _Unmet(Exception):
+    """A leaf that cannot be evaluated on a row about to be inserted (events): the condition is not met,
+    exactly as when the plain predicate raises on the row."""
+
+
+class CompiledCondition:
+    """A condition evaluated on many rows with the same answers as `conditions.to_predicate`, but each
+    time-independent leaf is tested once per distinct value it reads (a leaf "phone is set" only once per
+    emptiness), and each field is read once per row for all conditions (`vals`). The per-leaf memo is
+    cleared per chunk (`reset`), so memory stays bounded."""
+
+    def __init__(self, condition):
+        from baton.conditions import compiler
+
+        self._c = compiler
+        self.memos: list[dict] = []
+        self.fields: dict = {}  # field name -> (FieldDef, whether only its emptiness is tested)
+        self.timeless = True  # no leaf depends on the time of evaluation
+        self.fn = self._node(compiler._tree(Lead, condition))
+
+    def reset(self):
+        for m in self.memos:
+            m.clear()
+
+    def __call__(self, view, vals) -> bool:
+        try:
+            return bool(self.fn(view, vals))
+        except Exception:  # as `_safe`: an unreadable condition is not met
+            return False
+
+    def _node(self, tree):
+        c = self._c
+        if isinstance(tree, c._Leaf):
+            return self._leaf(tree)
+        kind, arg = tree
+        if kind == "not":
+            inner = self._node(arg)
+            return lambda view, vals: not inner(view, vals)
+        kids = [self._node(k) for k in arg]
+        if kind == "all":
+            return lambda view, vals: all(k(view, vals) for k in kids)
+        return lambda view, vals: any(k(view, vals) for k in kids)
+
+    def _leaf(self, leaf):
+        c = self._c
+        if leaf.event is not None:
+            def event_leaf(view, vals):  # deterministic too: never met on a new row
+                raise _Unmet()
+            return event_leaf
+        fd = leaf.fd
+        null_only = leaf.op == "is_null" and self.fields.get(fd.name, (fd, True))[1]
+        self.fields[fd.name] = (fd, null_only)
+        if fd.kind == "age" or leaf.op in ("within_last", "older_than"):  # depends on the time: per row
+            self.timeless = False
+            from baton.core import clock as clock_mod
+
+            return lambda view, vals: c._test(leaf, c._leaf_value(leaf, view, clock_mod.now()), clock_mod.now())
+        name, read, test = fd.name, fd.read, c._test
+        memo: dict = {}
+        self.memos.append(memo)
+        if leaf.op == "is_null":  # only emptiness matters
+            empty_is = (lambda a: not a) if fd.type == "multi" else (lambda a: a is None)
+
+            def null_leaf(view, vals):
+                try:
+                    a = vals[name]
+                except KeyError:
+                    a = vals[name] = read(view)
+                return empty_is(a) == leaf.value
+            return null_leaf
+
+        def leaf_fn(view, vals):
+            try:
+                a = vals[name]
+            except KeyError:
+                a = vals[name] = read(view)
+            try:
+                key = (a.__class__, a)
+                r = memo.get(key)
+            except TypeError:  # unhashable (a JSON list): test directly
+                return test(leaf, a, None)
+            if r is None:
+                r = memo[key] = test(leaf, a, None)
+            return r
+        return leaf_fn
+
+
+class RowKey:
+    """The inputs every condition of a chunk reads, as one hashable key: rows with equal keys get the same
+    tags, score, grade and eligible pools, so those are computed once per distinct key. A field tested only
+    for emptiness contributes its emptiness (so unique phone numbers do not defeat the sharing); the derived
+    fields (tags, score, grade) are functions of the others. None when a condition depends on the time."""
+
+    DERIVED = ("tags", "score", "grade")
+
+    def __init__(self, conditions):
+        fields: dict = {}
+        for cond in conditions:
+            if not cond.timeless:
+                self.readers = None
+                return
+            for name, (fd, null_only) in cond.fields.items():
+                if name in self.DERIVED:
+                    continue
+                prev = fields.get(name)
+                fields[name] = (fd, null_only and (prev is None or prev[1]))
+        readers = []
+        for _name, (fd, null_only) in sorted(fields.items()):
+            read = fd.read
+            if null_only:
+                readers.append((lambda r: lambda v: not r(v))(read) if fd.type == "multi" else
+                               (lambda r: lambda v: r(v) is None)(read))
+            else:
+                readers.append(read)
+        self.readers = readers
+
+    def __call__(self, view):
+        key = [view.region_id, view.status, view.owner_id]
+        for read in self.readers:
+            key.append(read(view))
+        key = tuple(key)
+        hash(key)  # TypeError for an unhashable value (a JSON list): the caller evaluates that row itself
+        return key
+
+
 # --- Hooks: the bulk counterparts of lead_evaluate and lead_auto_assign ------------------------------------
+
+class _Outcome:
+    """What the rules decided for one combination of fired rules; shared by every row with that combination
+    (its explanation JSON is built once)."""
+
+    __slots__ = ("score", "grade", "tags", "tag_objs", "raw", "score_explanation", "tag_explanation",
+                 "score_json", "tag_json", "auto_tags_json")
+
+    def __getitem__(self, key):  # read like the dict `lead_evaluate` returns
+        return getattr(self, key)
+
 
 class BulkEvaluator:
     """Tags, score and grade for new leads (tagging rules, static scoring rules; behaviour rules need events
@@ -65,7 +206,7 @@ class BulkEvaluator:
 
     def __init__(self):
         try:
-            from baton.rules.services import RuleSet, _ensure_tags, _predicate, score_from_raw
+            from baton.rules.services import RuleSet, _ensure_tags, score_from_raw
         except ImportError:  # rules app absent: leads keep score 0 and no tags
             self.enabled = False
             return
@@ -73,86 +214,58 @@ class BulkEvaluator:
 
         self.enabled = True
         self.rules = RuleSet.load()
-        self.tagging = [(r, _predicate(r)) for r in self.rules.tagging]
-        self.scoring = [(r, _predicate(r)) for r in self.rules.scoring if r.kind != ScoringRule.Kind.BEHAVIOUR]
+        self.tagging = [(r, CompiledCondition(r.condition)) for r in self.rules.tagging]
+        self.scoring = [(r, CompiledCondition(r.condition)) for r in self.rules.scoring
+                        if r.kind != ScoringRule.Kind.BEHAVIOUR]
         names = sorted({t for r in self.rules.tagging for t in r.tags})
         self.tags = {t.name: t for t in _ensure_tags(names)} if names else {}
         self.score_from_raw = score_from_raw
-        self.cache: dict = {}
-        self.readers = self._readers([r.condition for r in self.rules.tagging + self.rules.scoring])
+        self.tag_outcomes: dict = {}  # tuple of fired tagging rules -> (fired tag names, explanation, tag objects)
+        self.outcomes: dict = {}  # (tag signature, scoring signature) -> _Outcome
 
-    @staticmethod
-    def _readers(conditions):
-        """The field readers every rule depends on, or None when a rule reads time or something unknown:
-        then each row is evaluated on its own. Otherwise rows with the same values share one evaluation."""
-        from baton.conditions.registry import fields_for
+    def reset(self):
+        for _r, cond in self.tagging + self.scoring:
+            cond.reset()
 
-        names = set()
-
-        def walk(node):
-            if isinstance(node, dict):
-                if "field" in node:
-                    names.add(node["field"])
-                if "event" in node:
-                    names.add("\x00event")
-                for v in node.values():
-                    walk(v)
-            elif isinstance(node, list):
-                for v in node:
-                    walk(v)
-        for c in conditions:
-            walk(c)
-        names.discard("tags")  # tags come from the tagging rules themselves
-        try:
-            defs = fields_for(Lead)
-        except Exception:
-            return None
-        readers = []
-        for name in sorted(names):
-            fd = defs.get(name)
-            if fd is None or fd.type == "datetime" or fd.kind == "age":
-                return None
-            readers.append(fd.read)
-        return readers
-
-    def evaluate(self, view: _RowView) -> dict:
+    def evaluate(self, view: _RowView, vals: dict | None = None):
+        """The outcome for `view` (tags, score and grade are also set on it for the pool conditions)."""
         if not self.enabled:
             return {}
-        if self.readers is not None:
-            try:
-                key = tuple(read(view) for read in self.readers)
-                hit = self.cache.get(key)
-            except Exception:
-                key, hit = None, None
-            if hit is not None:
-                view.tags = _Rel([self.tags[n] for n in hit["tags"]])
-                view.score, view.grade = hit["score"], hit["grade"]
-                return hit
-            result = self._evaluate(view)
-            if key is not None and len(self.cache) < 100_000:
-                self.cache[key] = result
-            return result
-        return self._evaluate(view)
-
-    def _evaluate(self, view: _RowView) -> dict:
-        fired, tag_expl = [], []
-        for rule, pred in self.tagging:
-            if _safe(pred, view):
-                tag_expl.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
+        vals = {} if vals is None else vals
+        tsig = tuple(cond(view, vals) for _r, cond in self.tagging)
+        tagged = self.tag_outcomes.get(tsig)
+        if tagged is None:
+            fired, expl = [], []
+            for (rule, _c), hit in zip(self.tagging, tsig, strict=True):
+                if hit:
+                    expl.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
                                  "tags": list(rule.tags)})
-                fired += [t for t in rule.tags if t not in fired]
-        view.tags = _Rel([self.tags[n] for n in fired])
-        raw, expl = 0.0, []
-        for rule, pred in self.scoring:
-            if _safe(pred, view):
-                raw += rule.points
-                expl.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version, "kind": rule.kind,
-                             "points": rule.points})
-        score = self.score_from_raw(raw)
-        grade = self.rules.bands.grade_for(score)
-        view.score, view.grade = score, grade
-        return {"score": score, "grade": grade, "tags": fired, "raw": raw, "score_explanation": expl,
-                "tag_explanation": tag_expl}
+                    fired += [t for t in rule.tags if t not in fired]
+            tagged = self.tag_outcomes[tsig] = (fired, expl, _Rel([self.tags[n] for n in fired]))
+        view.tags = tagged[2]
+        vals.pop("tags", None)  # the scoring rules see the new tags
+        ssig = tuple(cond(view, vals) for _r, cond in self.scoring)
+        out = self.outcomes.get((tsig, ssig))
+        if out is None:
+            raw, expl = 0.0, []
+            for (rule, _c), hit in zip(self.scoring, ssig, strict=True):
+                if hit:
+                    raw += rule.points
+                    expl.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
+                                 "kind": rule.kind, "points": rule.points})
+            out = _Outcome()
+            out.raw, out.score_explanation = raw, expl
+            out.score = self.score_from_raw(raw)
+            out.grade = self.rules.bands.grade_for(out.score)
+            out.tags, out.tag_explanation, out.tag_objs = tagged
+            out.score_json = json.dumps(expl, ensure_ascii=False)
+            out.tag_json = json.dumps(out.tag_explanation, ensure_ascii=False)
+            out.auto_tags_json = json.dumps(sorted(out.tags), ensure_ascii=False)
+            self.outcomes[(tsig, ssig)] = out
+        view.score, view.grade = out.score, out.grade
+        vals.pop("score", None)
+        vals.pop("grade", None)
+        return out
 
 
 class BulkAssigner:
@@ -175,8 +288,16 @@ class BulkAssigner:
         if not self.enabled:
             return
         self.pools = list(self.Pool.objects.select_for_update().filter(active=True).order_by("priority", "id"))
-        self.preds = {p.pk: self.conditions.to_predicate(Lead, p.condition) for p in self.pools}
+        self.preds = {p.pk: CompiledCondition(p.condition) for p in self.pools}
         self.cands = {p.pk: pool_candidates(p) for p in self.pools}
+        # Per chunk: texts formatted once; a pool whose members are all unavailable stays so for the rest of
+        # the chunk (only its own picks change its members' counts), so its "skipped" list is built once.
+        self.display = {p.pk: p.get_strategy_display() for p in self.pools}
+        self.names: dict = {}
+        self.full: dict = {}
+        self.backlog_texts: dict = {}
+        self.auto_text = _("Pool “%(pool)s” (%(strategy)s): position %(pos)s → %(user)s, %(n)s of %(cap)s "
+                           "today. Import job #%(job)s.")
 
     def _pick(self, pool):
         from baton.assignment.models import Strategy
@@ -209,43 +330,59 @@ class BulkAssigner:
             return best
         return min(available, key=lambda ic: (ic[1].today, ic[0]))
 
-    def assign(self, view: _RowView, job_id: int):
+    def eligible(self, view: _RowView, vals: dict) -> list:
+        """The pools whose region and condition accept `view` (tags, score and grade already set on it)."""
+        if not self.enabled:
+            return []
+        pools = []
+        for p in self.pools:
+            if p.region_id and p.region_id != view.region_id:
+                continue
+            if self.preds[p.pk](view, vals):
+                pools.append(p)
+        return pools
+
+    def assign(self, view: _RowView, job_id: int, vals: dict | None = None, pools: list | None = None):
         """(owner user or None, assignment row dict without lead, backlog pool id or None)."""
         if not self.enabled or view.owner_id or view.status not in (LeadStatus.NEW,):
             return None, None, None
         A = self.Assignment
         now = clock.now()
-        pools = []
-        for p in self.pools:
-            if p.region_id and p.region_id != view.region_id:
-                continue
-            if _safe(self.preds[p.pk], view):
-                pools.append(p)
+        if pools is None:
+            pools = self.eligible(view, {} if vals is None else vals)
         if not pools:
             return None, {"kind": A.Kind.UNMATCHED, "at": now,
                           "explanation": _("No active pool accepts this lead.")}, None
-        skipped = []
         for pool in pools:
+            if pool.pk in self.full:
+                continue
             i, c = self._pick(pool)
             if c is None:
-                skipped += [{"user": x.user.pk, "name": str(x.user), "reason": x.unavailable, "today": x.today,
-                             "cap": x.cap, "pool": pool.pk} for x in self.cands[pool.pk]]
+                self.full[pool.pk] = [{"user": x.user.pk, "name": str(x.user), "reason": x.unavailable,
+                                       "today": x.today, "cap": x.cap, "pool": pool.pk} for x in self.cands[pool.pk]]
                 continue
             pool.rotation_last_user_id = c.user.pk
             c.today += 1
             if c.today >= c.cap:
                 c.unavailable = "capped"
-            explanation = _("Pool “%(pool)s” (%(strategy)s): position %(pos)s → %(user)s, %(n)s of %(cap)s "
-                            "today. Import job #%(job)s.") % {
-                "pool": pool.name, "strategy": pool.get_strategy_display(), "pos": i + 1, "user": c.user,
+            name = self.names.get(c.user.pk)
+            if name is None:
+                name = self.names[c.user.pk] = str(c.user)
+            explanation = self.auto_text % {
+                "pool": pool.name, "strategy": self.display[pool.pk], "pos": i + 1, "user": name,
                 "n": c.today, "cap": c.cap, "job": job_id}
             return c.user, {"pool_id": pool.pk, "user_id": c.user.pk, "kind": A.Kind.AUTO, "at": now,
                             "strategy": pool.strategy, "rotation_position": i, "skipped": [],
                             "explanation": explanation}, None
         first = pools[0]
+        ids = tuple(p.pk for p in pools)
+        texts = self.backlog_texts.get(ids)
+        if texts is None:  # shared by the rows waiting in the same pools (the JSON is then encoded once)
+            skipped = [s for pk in ids for s in self.full[pk]][:50]
+            texts = self.backlog_texts[ids] = (skipped, _("The lead waits in the backlog of “%(pool)s”.") % {
+                "pool": first.name})
         return None, {"pool_id": first.pk, "kind": A.Kind.BACKLOG, "at": now, "strategy": first.strategy,
-                      "skipped": skipped[:50],
-                      "explanation": _("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}}, first.pk
+                      "skipped": texts[0], "explanation": texts[1]}, first.pk
 
     def end_chunk(self):
         if not self.enabled:
@@ -287,10 +424,29 @@ class LeadPipeline:
         self.assigner.start_chunk()
         lead_rows, extras = [], []
         bands_version = self.evaluator.rules.bands.version if self.evaluator.enabled else 0
+        self.evaluator.reset()  # leaf memos live for one chunk: memory stays bounded
+        evaluate, eligible, assign = self.evaluator.evaluate, self.assigner.eligible, self.assigner.assign
+        job_id = self.job.pk
+        conds = [c for _r, c in self.evaluator.tagging + self.evaluator.scoring] if self.evaluator.enabled else []
+        conds += list(getattr(self.assigner, "preds", {}).values())
+        row_key = RowKey(conds)
+        shared: dict = {}  # row key -> (outcome, eligible pools), for this chunk
         for _n, data in rows:
             view = _RowView(data, now)
-            ev = self.evaluator.evaluate(view)
-            owner, assignment, backlog_pool = self.assigner.assign(view, self.job.pk)
+            key = None
+            if row_key.readers is not None:
+                try:
+                    key = row_key(view)
+                except TypeError:
+                    key = None
+            hit = shared.get(key) if key is not None else None
+            if hit is None:
+                vals: dict = {}  # field values read once per row for every rule and pool condition
+                hit = (evaluate(view, vals), eligible(view, vals))
+                if key is not None:
+                    shared[key] = hit
+            ev, pools = hit
+            owner, assignment, backlog_pool = assign(view, job_id, pools=pools)
             row = {k: v for k, v in data.items() if k not in ("industries",)}
             row.setdefault("created_at", now)
             row["updated_at"] = now
@@ -311,14 +467,11 @@ class LeadPipeline:
             for ind in industries:
                 ind_rows.append({"lead_id": pk, "industry_id": ind.pk})
             if ev:
-                for name in ev["tags"]:
-                    tag_rows.append({"lead_id": pk, "tag_id": self.evaluator.tags[name].pk})
-                ev_rows.append({"lead_id": pk, "score_explanation": json.dumps(ev["score_explanation"],
-                                                                              ensure_ascii=False),
-                                "tag_explanation": json.dumps(ev["tag_explanation"], ensure_ascii=False),
-                                "auto_tags": json.dumps(sorted(ev["tags"]), ensure_ascii=False),
-                                "raw_score": ev["raw"], "grade_bands_version": bands_version,
-                                "evaluated_at": now})
+                for tag in ev.tag_objs.items:
+                    tag_rows.append({"lead_id": pk, "tag_id": tag.pk})
+                ev_rows.append({"lead_id": pk, "score_explanation": ev.score_json, "tag_explanation": ev.tag_json,
+                                "auto_tags": ev.auto_tags_json, "raw_score": ev.raw,
+                                "grade_bands_version": bands_version, "evaluated_at": now})
             if assignment is not None:
                 as_rows.append({**assignment, "lead_id": pk})
             if backlog_pool is not None:

@@ -11,6 +11,18 @@ import json
 from django.db import connection, models
 
 
+def _last_value_memo(adapt):
+    """A chunk stamps most rows with the same timestamp, and rows share explanation objects: adapt a value
+    once while the same object repeats (callers never mutate a value they passed in)."""
+    last = [None, None]
+
+    def adapted(value):
+        if value is not last[0]:
+            last[0], last[1] = value, adapt(value)
+        return last[1]
+    return adapted
+
+
 class RawInserter:
     def __init__(self, model, *, with_ids: bool = True):
         self.model = model
@@ -33,10 +45,10 @@ class RawInserter:
     def _adapter(self, field):
         ops = connection.ops
         if isinstance(field, models.JSONField):
-            return lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            return _last_value_memo(lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
         if isinstance(field, models.DateTimeField):
             if self.vendor == "sqlite":
-                return ops.adapt_datetimefield_value
+                return _last_value_memo(ops.adapt_datetimefield_value)
             return None
         if isinstance(field, models.DecimalField) and self.vendor == "sqlite":
             return str
