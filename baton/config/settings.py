@@ -162,6 +162,8 @@ BATON_MAX_UPLOAD_BYTES = int(os.environ.get("BATON_MAX_UPLOAD_BYTES", str(20 * 1
 # --- Product defaults (editable by ops later; these are the shipped values) ------------------------
 BATON_NEWCOMER_DAYS = int(os.environ.get("BATON_NEWCOMER_DAYS", "90"))
 BATON_DEFAULT_CURRENCY = "CNY"
+# Absolute links in bot messages and e-mails (the address people open Baton at).
+BATON_BASE_URL = os.environ.get("BATON_BASE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("activities/", include("baton.activities.urls")),
     path("capture/", include("baton.capture.urls")),
     path("notifications/", include("baton.notifications.urls")),
+    path("sla/", include("baton.sla.urls")),
     path("imports/", include("baton.imports.urls")),
     path("visits/", include("baton.visits.urls")),
     path("", include("baton.visits.pwa_urls")),  # /sw.js, /manifest.webmanifest (field PWA)

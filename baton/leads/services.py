@@ -62,6 +62,10 @@ def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data
     if changes:  # updated_at follows real changes only and stays out of the history (no-op: no audit row)
         lead.updated_at = now
         Lead.objects.filter(pk=lead.pk).update(updated_at=now)
+        if {"owner", "status"} & set(changes):  # the stop event of some clocks: their alerts resolve now
+            from baton.sla.services import sla_resolve_on_commit
+
+            sla_resolve_on_commit(lead)
     return changes
 
 

@@ -23,6 +23,12 @@ def _score(lead):
     return format_html('<span class="badge bg-{}-lt" title="{}">{}</span>', colour, _("score"), lead.score)
 
 
+def _clocks(lead):
+    from baton.sla.views import clock_badges
+
+    return clock_badges(lead)
+
+
 class LeadMixin:
     model = Lead
     list_selector = selectors.lead_list
@@ -39,11 +45,18 @@ class LeadListView(LeadMixin, g.ObjectListView):
         g.Column("grade", order_by="grade"),
         g.Column("score", order_by="score", render=_score, css="d-none d-sm-table-cell"),
         g.Column("status", order_by="status"),
+        g.Column("clocks", label=gettext_lazy("SLA"), render=lambda lead: _clocks(lead)),
         g.Column("owner", css="d-none d-md-table-cell"),
         g.Column("tags", render=_tags, css="d-none d-lg-table-cell"),
         g.Column("source", css="d-none d-lg-table-cell"),
         g.Column("created_at", order_by="created_at", css="d-none d-md-table-cell"),
     ]
+
+    def get(self, request):
+        from baton.sla.views import badge_cache
+
+        with badge_cache():  # the SLA column reads the policies once per page
+            return super().get(request)
 
 
 class LeadDetailView(LeadMixin, g.ObjectDetailView):
@@ -51,6 +64,7 @@ class LeadDetailView(LeadMixin, g.ObjectDetailView):
               "region", "owner", "industries", "tags", "account", "contact", "created_at", "assigned_at",
               "first_contact_at", "last_activity_at", "notes"]
     activity_link = "lead"
+    extra_templates = ["sla/partials/lead_clocks.html"]  # SLA clocks and the one-click alert panel
 
     def actions(self, obj):
         if obj.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED) or not g.allowed(

@@ -8,6 +8,7 @@ the next run sends it again. Over a bot's rate limit, the owed messages are merg
 import uuid
 from datetime import timedelta
 
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
@@ -49,6 +50,14 @@ def notification_mark_read(*, user, ids=None) -> int:
 # --- Sending ----------------------------------------------------------------------------------------------
 
 
+def _in_app(link: str) -> str:
+    """Absolute links (for bots and e-mail) become site-relative in the app, so they work on any host."""
+    from django.conf import settings
+
+    base = (getattr(settings, "BATON_BASE_URL", "") or "").rstrip("/")
+    return link[len(base):] if base and link.startswith(base + "/") else link
+
+
 def notify(*, users, title: str, text: str, link: str = "", key: str = "", team=None, region=None,
            bots_too: bool = True) -> int:
     """Tell `users` in the app; and (bots_too) every active channel whose scope covers `team`/`region`:
@@ -56,7 +65,7 @@ def notify(*, users, title: str, text: str, link: str = "", key: str = "", team=
     now = clock.now()
     people = list({u.pk: u for u in users if u is not None and u.is_active}.values())
     Notification.objects.bulk_create(
-        [Notification(recipient=u, title=title[:200], body=text, link=link, key=key[:120], created_at=now)
+        [Notification(recipient=u, title=title[:200], body=text, link=_in_app(link), key=key[:120], created_at=now)
          for u in people], ignore_conflicts=True)
     if not bots_too:
         return 0
@@ -79,10 +88,14 @@ def notify(*, users, title: str, text: str, link: str = "", key: str = "", team=
     return len(rows)
 
 
-def outbox_enqueue(*, channel: Channel, title: str, text: str, link: str = "", to=None, key: str = "") -> None:
+def outbox_enqueue(*, channel: Channel, title: str, text: str, link: str = "", to=None, key: str = "",
+                   attachments=None) -> None:
+    """Queue one message. `attachments` (e-mail only): [{"name": storage name, "filename", "mimetype"}]."""
     payload = {"title": title, "text": text, "link": link}
     if to:
         payload["to"] = list(to)
+    if attachments:
+        payload["attachments"] = list(attachments)
     now = clock.now()
     OutboxMessage.objects.bulk_create(
         [OutboxMessage(channel=channel, payload=payload, dedupe_key=(key or f"once:{uuid.uuid4().hex}")[:200],
@@ -125,8 +138,13 @@ def _send(message: OutboxMessage) -> bots.Outcome:
         if payload.get("link"):
             body += f"\n\n{payload['link']}"
         try:
-            EmailMessage(subject=payload.get("title", "")[:200], body=body, to=payload.get("to") or [],
-                         connection=get_connection(timeout=10)).send()
+            mail = EmailMessage(subject=payload.get("title", "")[:200], body=body, to=payload.get("to") or [],
+                                connection=get_connection(timeout=10))
+            for item in payload.get("attachments") or []:
+                with default_storage.open(item["name"], "rb") as fh:
+                    mail.attach(item.get("filename") or item["name"].rsplit("/", 1)[-1], fh.read(),
+                                item.get("mimetype") or "application/octet-stream")
+            mail.send()
         except Exception as exc:  # noqa: BLE001 - any SMTP failure is retried
             return bots.Outcome(False, False, f"{type(exc).__name__}: {exc}")
         return bots.Outcome(True)

@@ -38,6 +38,15 @@ class OpportunityOut(Schema):
     stage_entered_at: datetime
     closed_at: datetime | None
 
+    # SLA clocks: [{"policy": name, "state": "on_track" | "warning" | "breached" | "stopped", "due_at": ISO}]
+    clocks: list[dict] = []
+
+    @staticmethod
+    def resolve_clocks(obj):
+        from baton.sla.clocks import clocks_for
+
+        return [{**c, "due_at": c["due_at"].isoformat()} for c in clocks_for(obj)]
+
     @staticmethod
     def resolve_account(obj):
         return obj.account_id

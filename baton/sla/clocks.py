@@ -106,7 +106,7 @@ def calendar_for(policy: SlaPolicy, overrides: dict | None = None) -> Calendar:
                     overrides=overrides)
 
 
-def clocks_for(obj, *, policies=None, now=None) -> list[dict]:
+def clocks_for(obj, *, policies=None, now=None, overrides=None) -> list[dict]:
     """The running or stopped clocks of one lead or opportunity: [{"policy", "state", "due_at"}]."""
     from baton.conditions.compiler import to_predicate
     from baton.leads.models import Lead
@@ -116,7 +116,6 @@ def clocks_for(obj, *, policies=None, now=None) -> list[dict]:
     now = now or clock.now()
     if policies is None:
         policies = list(SlaPolicy.objects.filter(active=True, target=target).order_by("name"))
-    overrides = None
     out = []
     for policy in policies:
         if policy.condition and not to_predicate(spec.model, policy.condition)(obj):

@@ -1,5 +1,6 @@
 from datetime import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -166,3 +167,93 @@ class SlaCrossing(models.Model):
 
     def __str__(self):
         return f"{self.item_type}#{self.item_id} {self.policy_id} {self.level}"
+
+
+class SlaReasonCode(models.Model):
+    """Why an alert needs no transfer (e.g. “the customer asked to call next week”): configurable."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label = models.CharField(_("label"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("SLA reason code")
+        verbose_name_plural = _("SLA reason codes")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.label
+
+
+class ReportSchedule(models.Model):
+    """A report that runs itself: which one, when (cron + time zone), to whom and over which channels."""
+
+    class Kind(models.TextChoices):
+        WEEKLY_HEALTH = "weekly_health", _("Weekly lead-timeliness health")
+        DAILY_TOP20 = "daily_top20", _("Daily TOP20 leads to fix")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("report"), max_length=20, choices=Kind.choices)
+    cron = models.CharField(_("cron expression"), max_length=100, help_text=_("e.g. “0 17 * * 5” = Fridays 17:00"))
+    time_zone = models.CharField(_("time zone"), max_length=50, default="Asia/Shanghai")
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("recipients"), blank=True,
+                                        related_name="+")
+    channels = models.ManyToManyField("notifications.Channel", verbose_name=_("channels"), blank=True,
+                                      related_name="+")
+    active = models.BooleanField(_("active"), default=True)
+    # The last due time that was run: the next due time is computed after it (never runs a slot twice).
+    last_slot = models.DateTimeField(_("last run for"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("report schedule")
+        verbose_name_plural = _("report schedules")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from croniter import croniter
+
+        errors = {}
+        if not croniter.is_valid(self.cron or ""):
+            errors["cron"] = _("Not a valid cron expression (minute hour day month weekday).")
+        try:
+            ZoneInfo(self.time_zone or "")
+        except (ZoneInfoNotFoundError, ValueError):
+            errors["time_zone"] = _("Unknown time zone.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ReportRun(models.Model):
+    """One run of a scheduled report: its figures, its Excel file and how delivery went."""
+
+    class Status(models.TextChoices):
+        OK = "ok", _("Done")
+        FAILED = "failed", _("Failed")
+
+    schedule = models.ForeignKey(ReportSchedule, verbose_name=_("schedule"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="runs")
+    kind = models.CharField(_("report"), max_length=20, choices=ReportSchedule.Kind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    slot = models.DateTimeField(_("due at"))
+    period_start = models.DateTimeField(_("period start"), null=True, blank=True)
+    period_end = models.DateTimeField(_("period end"), null=True, blank=True)
+    figures = models.JSONField(_("figures"), default=dict, blank=True)
+    excel = models.FileField(_("Excel file"), upload_to="sla_reports/%Y/%m/", blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OK)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("report run")
+        verbose_name_plural = _("report runs")
+        ordering = ["-slot", "-id"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "slot"], name="report_run_once_per_slot")]
+
+    def __str__(self):
+        return f"{self.name} {self.slot:%Y-%m-%d %H:%M}"

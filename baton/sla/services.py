@@ -22,12 +22,12 @@ from django.utils.translation import gettext as _
 
 from baton.conditions.compiler import to_q
 from baton.core import clock
-from baton.core.errors import DomainError, PermissionDenied
+from baton.core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from baton.core.models import ChangeSource
-from baton.core.services import create_object, update_object
+from baton.core.services import _ensure_in_scope, create_object, record, update_object
 
 from .clocks import calendar_for, spec_for
-from .models import CalendarKind, HolidayOverride, SlaCrossing, SlaPolicy, Target
+from .models import CalendarKind, HolidayOverride, SlaCrossing, SlaPolicy, SlaReasonCode, Target
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +140,7 @@ def _resolve(policy: SlaPolicy, now) -> int:
     ids = list(stale)
     if not ids:
         return 0
-    n = 0
-    for i in range(0, len(ids), 5000):
-        n += SlaCrossing.objects.filter(pk__in=ids[i:i + 5000], resolved_at__isnull=True).update(
-            resolved_at=now, resolution="stopped")
-    return n
+    return _close(ids, now, "stopped", policies={policy.pk: policy})
 
 
 def sla_scan(now=None, *, fire=True) -> dict:
@@ -180,9 +176,8 @@ def _base_url() -> str:
 
 
 def _link(crossing) -> str:
-    path = f"/leads/{crossing.item_id}/" if crossing.item_type == Target.LEADS else \
-        f"/opportunities/{crossing.item_id}/"
-    return _base_url() + path
+    """Deep link to the item's row on the timeliness board, where transfer and reason are one click."""
+    return _base_url() + f"/sla/board/?item={crossing.item_type}:{crossing.item_id}"
 
 
 def _manager_of(user):
@@ -306,3 +301,149 @@ def _manager_task(c: SlaCrossing, item, title: str, text: str, now) -> None:
                 origin=Task.Origin.SLA, due_at=now + timedelta(hours=1),
                 linked_type=ContentType.objects.get_for_model(item), linked_id=item.pk)
 
+
+
+# --- Resolving alerts: the stop event, a transfer, a recorded reason ---------------------------------------
+
+
+def _alert_keys(crossings: list[tuple[int, SlaPolicy, str]]) -> list[str]:
+    """The in-app notification keys the escalation of these (crossing id, policy, level) wrote."""
+    keys = []
+    for pk, policy, level in crossings:
+        actions = next((a for lv, _p, a in policy.levels() if lv == level), [])
+        keys += [f"sla:{pk}:{action}" for action in actions]
+    return keys
+
+
+def _close(ids, now, resolution: str, *, policies: dict | None = None) -> int:
+    """Resolve open crossings `ids` and mark the in-app alerts they raised as read. Returns how many."""
+    from baton.notifications.models import Notification
+
+    n = 0
+    ids = list(ids)
+    for i in range(0, len(ids), 5000):
+        chunk = ids[i:i + 5000]
+        rows = list(SlaCrossing.objects.filter(pk__in=chunk, resolved_at__isnull=True)
+                    .values_list("pk", "policy_id", "level"))
+        if not rows:
+            continue
+        n += SlaCrossing.objects.filter(pk__in=[r[0] for r in rows], resolved_at__isnull=True).update(
+            resolved_at=now, resolution=resolution[:200])
+        if policies is None or not {r[1] for r in rows} <= set(policies):
+            policies = {**(policies or {}), **SlaPolicy.objects.in_bulk({r[1] for r in rows})}
+        keys = _alert_keys([(pk, policies[pid], level) for pk, pid, level in rows])
+        for j in range(0, len(keys), 2000):
+            Notification.objects.filter(key__in=keys[j:j + 2000], read_at__isnull=True).update(read_at=now)
+    return n
+
+
+def target_of(obj) -> str:
+    from baton.leads.models import Lead
+
+    return Target.LEADS if isinstance(obj, Lead) else Target.OPPORTUNITIES
+
+
+def open_crossings(obj):
+    return SlaCrossing.objects.filter(item_type=target_of(obj), item_id=obj.pk, resolved_at__isnull=True)
+
+
+def sla_resolve_for(obj, *, now=None) -> int:
+    """The write path's stop: resolve the item's open crossings whose clock no longer runs (stopped,
+    restarted, closed, or the condition no longer holds). Called on commit by the lead and activity services."""
+    from baton.conditions.compiler import to_predicate
+
+    now = now or clock.now()
+    target = target_of(obj)
+    crossings = list(open_crossings(obj).select_related("policy"))
+    if not crossings:
+        return 0
+    spec = spec_for(target)
+    fresh = spec.model.objects.filter(pk=obj.pk).first()
+    stale = []
+    with clock.frozen(now):
+        for c in crossings:
+            policy = c.policy
+            running = fresh is not None and policy.active and spec.is_open(fresh)
+            if running and policy.condition:
+                running = to_predicate(spec.model, policy.condition)(fresh)
+            if running:
+                start = spec.start(fresh, policy.start_event)
+                running = start == c.cycle_start and spec.stop(fresh, policy.stop_event, start) is None
+            if not running:
+                stale.append(c.pk)
+    return _close(stale, now, "stopped", policies={c.policy_id: c.policy for c in crossings})
+
+
+def sla_resolve_on_commit(obj) -> None:
+    """Schedule `sla_resolve_for` after the surrounding transaction commits (never fails the write)."""
+    def run():
+        try:
+            sla_resolve_for(obj)
+        except Exception:  # the scanner resolves it a minute later anyway
+            log.exception("SLA resolve failed for %s #%s", type(obj).__name__, obj.pk)
+
+    transaction.on_commit(run)
+
+
+DEFAULT_REASON_CODES = [
+    ("customer_later", "The customer asked to be called later"),
+    ("unreachable", "Customer unreachable, trying again"),
+    ("waiting_customer", "Waiting for information from the customer"),
+    ("handled_elsewhere", "Handled elsewhere (duplicate, colleague)"),
+    ("other", "Other (see the note)"),
+]
+
+
+def sla_reason_codes() -> list[SlaReasonCode]:
+    """The active reason codes; the shipped ones are installed the first time."""
+    if not SlaReasonCode.objects.exists():
+        with translation.override(settings.LANGUAGE_CODE):
+            for code, label in DEFAULT_REASON_CODES:
+                SlaReasonCode.objects.get_or_create(code=code, defaults={"label": _(label)})
+    return list(SlaReasonCode.objects.filter(active=True))
+
+
+def _policy_names(ids) -> str:
+    return ", ".join(sorted({c.policy.name for c in SlaCrossing.objects.filter(pk__in=ids)
+                             .select_related("policy")}))
+
+
+def sla_transfer(*, lead, actor, reason_code: str, to_user=None, pool=None, note: str = "",
+                 source=ChangeSource.UI):
+    """One click on an alert: give the lead to a person or back through a pool (audited by the
+    reassignment, with its reason), and resolve the lead's open alerts."""
+    from baton.assignment.services import lead_reassign
+
+    now = clock.now()
+    with transaction.atomic():
+        ids = list(open_crossings(lead).values_list("pk", flat=True))
+        assignment = lead_reassign(lead=lead, actor=actor, reason_code=reason_code, to_user=to_user, pool=pool,
+                                   note=note, source=source)
+        if ids:
+            names = _policy_names(ids)
+            _close(ids, now, f"transferred:{reason_code}")
+            lead.refresh_from_db()
+            record(lead, actor=actor, source=source, action="event",
+                   message=_("SLA alert resolved by transfer to %(to)s: %(policies)s") % {
+                       "to": assignment.user or _("nobody"), "policies": names})
+    return assignment
+
+
+def sla_record_reason(*, item, actor, reason_code: str, note: str = "", source=ChangeSource.UI) -> int:
+    """One click on an alert: record why (a configurable reason code + note); audited, resolves the alert."""
+    _ensure_in_scope(item, actor, "change")
+    reason = next((r for r in sla_reason_codes() if r.code == reason_code), None)
+    if reason is None:
+        raise ValidationFailed(errors=[("reason_code", _("Choose a reason from the list."))])
+    now = clock.now()
+    with transaction.atomic():
+        ids = list(open_crossings(item).values_list("pk", flat=True))
+        if not ids:
+            raise Conflict(_("This item has no open alert."), code="no_open_alert")
+        names = _policy_names(ids)
+        n = _close(ids, now, f"reason:{reason.code}")
+        message = _("SLA alert (%(policies)s): %(reason)s") % {"policies": names, "reason": reason.label}
+        if note:
+            message += f" — {note}"
+        record(item, actor=actor, source=source, action="event", message=message)
+    return n

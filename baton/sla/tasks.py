@@ -10,3 +10,11 @@ from baton.sla import services
 @lock_task("sla-scan")
 def sla_scan_every_minute():
     services.sla_scan()
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("sla-reports")
+def sla_reports_every_minute():
+    from baton.sla.reports import reports_run_due
+
+    reports_run_due()
