@@ -64,6 +64,7 @@ class LeadDetailView(LeadMixin, g.ObjectDetailView):
               "region", "owner", "industries", "tags", "account", "contact", "created_at", "assigned_at",
               "first_contact_at", "last_activity_at", "notes"]
     activity_link = "lead"
+    extra_templates = ["assignment/partials/lead_why.html"]  # why the lead has its score, tags and owner
     extra_templates = ["sla/partials/lead_clocks.html"]  # SLA clocks and the one-click alert panel
 
     def actions(self, obj):
