@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "baton.opportunities",
     "baton.activities",
     "baton.conditions",
+    "baton.reports",
     "baton.sla",
     "baton.notifications",
     "baton.visits",

@@ -23,6 +23,7 @@ urlpatterns = [
     path("notifications/", include("baton.notifications.urls")),
     path("sla/", include("baton.sla.urls")),
     path("imports/", include("baton.imports.urls")),
+    path("reports/", include("baton.reports.urls")),
     path("visits/", include("baton.visits.urls")),
     path("", include("baton.visits.pwa_urls")),  # /sw.js, /manifest.webmanifest (field PWA)
     path("scripts/", include("baton.scripts.urls")),

@@ -1,0 +1,37 @@
+"""Reads of the reports app: pivots, drill-down rows, the metric catalogue and the sync state."""
+
+from baton.reports import engine
+from baton.reports import metrics as M
+from baton.reports.models import SyncState
+
+
+def pivot(*, user, source, dimensions, metrics, filters=None, engine_name="auto") -> dict:
+    return engine.pivot(user=user, source=source, dimensions=dimensions, metrics=metrics, filters=filters,
+                        engine=engine_name)
+
+
+def pivot_rows(*, user, source, dimensions, cell, filters=None, limit=200) -> dict:
+    return engine.drill_rows(user=user, source=source, dimensions=dimensions, cell=cell, filters=filters,
+                             limit=limit)
+
+
+def catalogue() -> dict:
+    out = {}
+    for source in M.SOURCES:
+        out[source] = {
+            "metrics": [m.describe() for m in M.metrics_for(source).values()],
+            "dimensions": [{"name": d.name, "label": d.label, "label_zh": d.label_zh, "label_en": d.label_en,
+                            "definition": d.definition_zh if _zh() else d.definition_en}
+                           for d in M.dimensions_for(source).values()],
+        }
+    return out
+
+
+def sync_states():
+    return list(SyncState.objects.all())
+
+
+def _zh():
+    from django.utils.translation import get_language
+
+    return (get_language() or "").startswith("zh")

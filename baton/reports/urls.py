@@ -1,0 +1,8 @@
+from django.urls import path
+
+from baton.reports import views
+
+app_name = "reports"
+urlpatterns = [
+    path("pivot/", views.pivot_page, name="pivot"),
+]
