@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "baton.opportunities",
     "baton.activities",
     "baton.conditions",
+    "baton.process",
     "baton.reports",
     "baton.sla",
     "baton.notifications",

@@ -28,4 +28,7 @@ def install_defaults() -> dict:
             pass
         else:
             out["sla_policies"] = sla_install_defaults()
+        from baton.process.services import process_install_defaults
+
+        out["process"] = process_install_defaults()
     return out

@@ -80,6 +80,9 @@ def opportunity_create(*, actor, source=ChangeSource.UI, pipeline=None, stage=No
         opportunity = create_object(Opportunity, actor=actor, source=source, data=data)
         StageChange.objects.create(opportunity=opportunity, from_stage=None, to_stage=stage, at=now,
                                    actor=actor if actor and actor.is_authenticated else None)
+        from baton.process.services import stage_entered_on_commit  # required actions of the stage
+
+        stage_entered_on_commit(opportunity, stage, now)
     return opportunity
 
 
@@ -138,6 +141,9 @@ def opportunity_update(*, opportunity: Opportunity, actor, source=ChangeSource.U
                 actor=actor if actor and actor.is_authenticated else None,
                 dwell_seconds=int((now - entered).total_seconds()) if entered else None,
             )
+            from baton.process.services import stage_entered_on_commit  # required actions of the stage
+
+            stage_entered_on_commit(opportunity, new_stage, now)
         if skipped:
             _skip_review_open(opportunity, old_stage, new_stage, skip_reason.strip(), skipped, actor, source)
         if changes:
