@@ -420,6 +420,8 @@ def _write(resource: Resource, service, **kwargs):
 
 def register_crud(router: Router, r: Resource) -> None:
     """List / get / create / update (PATCH) / delete routes for one resource on `router`."""
+    from baton.capture.idempotency import idempotent
+
     name = r.path
     label = r.model.__name__
     Filters = filter_schema(r.filterset, f"{label}Filters")
@@ -444,6 +446,7 @@ def register_crud(router: Router, r: Resource) -> None:
 
     @router.post(f"/{name}", response=responses(201, r.out), tags=tags, operation_id=f"{name}_create",
                  summary=f"Create one of {name}")
+    @idempotent  # an Idempotency-Key header makes a retry replay the first answer (baton.capture.idempotency)
     def create_item(request, payload: CreateIn):
         data = resolve(payload.model_dump(exclude_unset=True), request, None)
         return Status(201, _write(r, r.create_service, actor=request.auth, source=SOURCE, **data))
