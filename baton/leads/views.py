@@ -64,8 +64,8 @@ class LeadDetailView(LeadMixin, g.ObjectDetailView):
               "region", "owner", "industries", "tags", "account", "contact", "created_at", "assigned_at",
               "first_contact_at", "last_activity_at", "notes"]
     activity_link = "lead"
-    extra_templates = ["assignment/partials/lead_why.html"]  # why the lead has its score, tags and owner
-    extra_templates = ["sla/partials/lead_clocks.html"]  # SLA clocks and the one-click alert panel
+    # SLA clocks and the one-click alert panel; why the lead has its score, tags and owner
+    extra_templates = ["sla/partials/lead_clocks.html", "assignment/partials/lead_why.html"]
 
     def actions(self, obj):
         if obj.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED) or not g.allowed(
