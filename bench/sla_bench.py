@@ -1,0 +1,224 @@
+"""SLA scanner benchmark: N leads (5 % open) with the default policies, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/sla_bench.py [--rows 1000000] [--db sqlite|postgres|both] [--messages 10000]
+
+In each fresh database: migrate, install the default policies, insert N leads: 95 % closed, 5 % open of which
+half (25,000 at 1 M) have had no status update for 30 h (they cross the 24 h "no status update" clock: warning +
+breach) and half are fresh. Then, in the same run:
+  bare find  — per active policy, the indexed query listing open items past the warning threshold;
+  bare flag  — one INSERT … SELECT writing the breach rows for those items (rolled back);
+  full cycle — `sla_scan(now, fire=False)`: resolve, find per level, record crossings once (warning + breach);
+  fire       — the escalation of those crossings (in-app notifications to owners and managers), timed apart;
+  steady     — `sla_scan(now)` again with nothing new, against the bare find.
+Then the outbox: M bot messages queued for a WeCom robot on a loopback HTTP server, drained by
+`outbox_deliver` with the clock moved a minute per cycle: the bot's 20/min limit is kept, the overflow is merged
+into digests, and every message ends sent or inside a sent digest (none lost).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def child(args):
+    import django
+
+    django.setup()
+    import logging
+
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from baton.core import clock
+    from baton.core.testing.factories import make_team, make_user
+    from baton.leads.models import Lead
+    from baton.notifications.models import Notification
+    from baton.sla.clocks import spec_for
+    from baton.sla.models import SlaCrossing, SlaPolicy
+    from baton.sla.services import sla_install_defaults, sla_scan
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    vendor = connection.vendor
+    call_command("migrate", verbosity=0)
+    sla_install_defaults()
+    now = clock.parse_now("2026-03-10T15:00")
+    manager = make_user(roles=("manager",))
+    team = make_team(manager=manager)
+    reps = [make_user(team=team, manager=manager) for _ in range(100)]
+    n, open_n = args.rows, args.rows // 20
+    late_n = open_n // 2
+    t0 = time.perf_counter()
+    batch = []
+    old, stale, fresh = now - timedelta(days=30), now - timedelta(hours=30), now - timedelta(minutes=10)
+    for i in range(n):
+        owner = reps[i % 100]
+        if i < late_n:  # open, contacted, no status update for 30 h
+            kw = {"status": "contacted", "created_at": stale, "assigned_at": stale, "first_contact_at": stale,
+                  "status_changed_at": stale, "last_activity_at": stale}
+        elif i < open_n:  # open and fresh
+            kw = {"status": "contacted", "created_at": fresh, "assigned_at": fresh, "first_contact_at": fresh,
+                  "status_changed_at": fresh, "last_activity_at": fresh}
+        else:
+            kw = {"status": "converted" if i % 2 else "disqualified", "created_at": old, "assigned_at": old,
+                  "first_contact_at": old, "status_changed_at": old, "last_activity_at": old}
+        batch.append(Lead(company=f"公司{i}", owner_id=owner.pk, grade="ABC"[i % 3], updated_at=kw["created_at"],
+                          **kw))
+        if len(batch) == 20000:
+            Lead.objects.bulk_create(batch)
+            batch = []
+    Lead.objects.bulk_create(batch)
+    if vendor == "postgresql":
+        with connection.cursor() as c:
+            c.execute("ANALYZE")
+    else:
+        with connection.cursor() as c:
+            c.execute("ANALYZE")
+    print(f"[{vendor}] inserted {n:,} leads ({open_n:,} open, {late_n:,} late) in {time.perf_counter() - t0:.1f}s")
+
+    policies = list(SlaPolicy.objects.filter(active=True))
+
+    def bare_find():
+        found = 0
+        for p in policies:
+            spec = spec_for(p.target)
+            qs = spec.model.objects.filter(spec.open_q())
+            if p.condition:
+                from baton.conditions.compiler import to_q
+
+                qs = qs.filter(to_q(spec.model, p.condition))
+            thr = timedelta(seconds=p.target_seconds * p.warning_pct / 100)
+            qs = (qs.annotate(_sla_start=spec.start_expr(p.start_event))
+                  .filter(_sla_start__isnull=False, _sla_start__lte=now - thr).exclude(spec.stopped_q(p.stop_event)))
+            found += len(list(qs.values_list("pk", flat=True)))
+        return found
+
+    status = SlaPolicy.objects.get(code="status_update")
+
+    def bare_flag():
+        sql = (f"INSERT INTO sla_slacrossing (item_type, item_id, policy_id, level, cycle_start, due_at, crossed_at, "
+               f"resolution, scan_token, owner_id_at_crossing) "
+               f"SELECT 'leads', id, {status.pk}, 'breach', status_changed_at, status_changed_at, %s, '', 'bare', "
+               f"owner_id FROM leads_lead WHERE status IN ('new','assigned','contacted','qualified') "
+               f"AND status_changed_at <= %s")
+        with transaction.atomic():
+            with connection.cursor() as c:
+                c.execute(sql, [now, now - timedelta(hours=24)])
+                rows = c.rowcount
+            transaction.set_rollback(True)
+        return rows
+
+    bare_find()  # warm the caches once, like the scanner's minute-by-minute life
+    t_find, found = timed(bare_find)
+    t_flag, flagged = timed(bare_flag)
+    t_full, stats = timed(lambda: sla_scan(now, fire=False))
+    breaches = SlaCrossing.objects.filter(level="breach").count()
+    bare = t_find + t_flag
+    print(f"[{vendor}] bare find {t_find * 1000:.0f} ms ({found:,} items past warning), "
+          f"bare flag {t_flag * 1000:.0f} ms ({flagged:,} rows)")
+    print(f"[{vendor}] full cycle {t_full * 1000:.0f} ms: {stats['new']:,} crossings ({breaches:,} breaches) "
+          f"= {t_full / bare:.2f}× bare find+flag")
+    from baton.sla.services import _fire
+
+    mine = list(SlaCrossing.objects.select_related("policy"))
+    t_fire, fired = timed(lambda: _fire(mine, now))
+    print(f"[{vendor}] fire {fired:,} escalation actions ({Notification.objects.count():,} notifications) "
+          f"in {t_fire:.1f}s")
+    t_steady, stats2 = timed(lambda: sla_scan(now))
+    t_find2, _f = timed(bare_find)
+    print(f"[{vendor}] steady cycle {t_steady * 1000:.0f} ms ({stats2['new']} new) vs bare find {t_find2 * 1000:.0f} ms "
+          f"= {t_steady / t_find2:.2f}×")
+
+    if args.messages:
+        drain(args.messages, vendor)
+
+
+def drain(count, vendor):
+    from baton.core import clock
+    from baton.notifications.models import Channel, OutboxMessage
+    from baton.notifications.services import outbox_deliver
+    from baton.notifications.tests.conftest import BotServer
+
+    server = BotServer()
+    server.thread.start()
+    try:
+        ch = Channel.objects.create(name="bench wecom", kind="wecom", webhook_url=server.url("wecom"))
+        t = clock.parse_now("2026-03-11T09:00")
+        rows = [OutboxMessage(channel=ch, payload={"title": f"[SLA] lead {i} overdue", "text": "phone 13812345678",
+                                                   "link": f"http://127.0.0.1:8000/sla/board/?item=leads:{i}"},
+                              dedupe_key=f"bench:{i}", created_at=t, next_attempt_at=t) for i in range(count)]
+        OutboxMessage.objects.bulk_create(rows, batch_size=5000)
+        t0 = time.perf_counter()
+        per_minute, cycles = [], 0
+        while OutboxMessage.objects.filter(status__in=["pending", "sending"]).exists() and cycles < 1000:
+            before = len(server.received["wecom"])
+            outbox_deliver(t)
+            per_minute.append(len(server.received["wecom"]) - before)
+            t += timedelta(minutes=1)
+            cycles += 1
+        wall = time.perf_counter() - t0
+        sent = OutboxMessage.objects.filter(status="sent", dedupe_key__startswith="bench:").count()
+        merged = OutboxMessage.objects.filter(status="merged", merged_into__status="sent").count()
+        lost = count - sent - merged
+        print(f"[{vendor}] outbox: {count:,} messages → {sum(per_minute)} posts over {cycles} simulated minutes "
+              f"(max {max(per_minute)}/min, limit 20), {sent:,} sent alone + {merged:,} inside sent digests, "
+              f"lost {lost}, wall {wall:.1f}s; masked: {'13812345678' not in str(server.received['wecom'])}")
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--messages", type=int, default=10_000)
+    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    p.add_argument("--child", action="store_true")
+    args = p.parse_args()
+    if args.child:
+        return child(args)
+    with tempfile.TemporaryDirectory(prefix="baton_slabench_") as tmp:
+        base_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "baton.config.settings", "PYTHONPATH": str(ROOT),
+                    "BATON_VAR_DIR": tmp}
+        targets = []
+        if args.db in ("sqlite", "both"):
+            targets.append({"DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3"})
+        if args.db in ("postgres", "both"):
+            import psycopg
+
+            name = f"baton_slabench_{os.getpid()}"
+            try:
+                with psycopg.connect(args.pg_url + "/postgres", autocommit=True, connect_timeout=3) as c:
+                    c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    c.execute(f'CREATE DATABASE "{name}"')
+                targets.append({"DATABASE_URL": f"{args.pg_url}/{name}", "_drop": name})
+            except Exception as exc:  # noqa: BLE001
+                print(f"PostgreSQL not reachable ({exc}); skipped")
+        for env in targets:
+            drop = env.pop("_drop", None)
+            try:
+                subprocess.run([sys.executable, __file__, "--child", "--rows", str(args.rows),
+                                "--messages", str(args.messages)], env={**base_env, **env}, check=True)
+            finally:
+                if drop:
+                    import psycopg
+
+                    with psycopg.connect(args.pg_url + "/postgres", autocommit=True) as c:
+                        c.execute(f'DROP DATABASE IF EXISTS "{drop}"')
+
+
+if __name__ == "__main__":
+    main()
