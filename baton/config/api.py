@@ -24,3 +24,4 @@ api.add_router("", "baton.conditions.api.router")  # /api/custom-fields/…, /ap
 api.add_router("", "baton.visits.api.router")  # /api/visits (start, photos, end, counts)
 api.add_router("", "baton.scripts.api.router")  # /api/quicklog, /api/script-packs, /api/call-windows
 api.add_router("", "baton.reports.api.router")  # /api/pivot, /api/pivot/rows, /api/metrics, exports
+api.add_router("", "baton.process.api.router")  # /api/process/compliance, deal signals, required actions

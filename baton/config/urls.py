@@ -27,6 +27,7 @@ urlpatterns = [
     path("visits/", include("baton.visits.urls")),
     path("", include("baton.visits.pwa_urls")),  # /sw.js, /manifest.webmanifest (field PWA)
     path("scripts/", include("baton.scripts.urls")),
+    path("process/", include("baton.process.urls")),
     # Uploaded files are served only to signed-in users; a bigger install fronts them with its web server.
     path("media/<path:path>", core_views.media, {"document_root": settings.MEDIA_ROOT}, name="media"),
 ]

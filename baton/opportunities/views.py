@@ -52,7 +52,8 @@ class OpportunityDetailView(OpportunityMixin, g.ObjectDetailView):
     fields = ["name", "account", "contact", "lead", "owner", "pipeline", "stage", "status", "amount", "currency",
               "probability", "expected_close_date", "lost_reason", "created_at", "stage_entered_at", "closed_at"]
     activity_link = "opportunity"
-    extra_templates = ["opportunities/partials/path_panel.html", "opportunities/partials/stage_history.html"]
+    extra_templates = ["opportunities/partials/path_panel.html", "process/partials/deal_actions.html",
+                       "opportunities/partials/stage_history.html"]
 
     def extra_context(self, obj):
         return {"stage_changes": selectors.stage_history(obj), "path": gates.path_panel(obj),

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from baton.process import views
+
+app_name = "process"
+urlpatterns = [
+    path("compliance/", views.compliance, name="compliance"),
+    path("reps/<int:pk>/radar/", views.rep_radar, name="rep_radar"),
+    path("teams/<int:pk>/radar/", views.team_radar, name="team_radar"),
+    path("team/", views.my_team, name="my_team"),
+    path("actions/<int:pk>/", views.action_detail, name="action"),
+    path("actions/<int:pk>/evidence/", views.action_evidence, name="action_evidence"),
+    path("deals/<int:pk>/signal/", views.signal, name="signal"),
+]
