@@ -118,7 +118,7 @@ def child(args):
         GROUP BY 1, 2"""
 
     def hand_run():
-        with store.connect() as con:
+        with store.connect(read_only=True) as con:
             return con.execute(hand).fetchall()
 
     t_hand, hand_rows = timed(hand_run)
@@ -135,7 +135,7 @@ def child(args):
         WHERE f.occurred_at >= TIMESTAMP '{lo}' AND f.occurred_at <= TIMESTAMP '{hi}' GROUP BY 1, 2"""
 
     def ahand_run():
-        with store.connect() as con:
+        with store.connect(read_only=True) as con:
             return con.execute(ahand).fetchall()
 
     t_ahand, _rows = timed(ahand_run)

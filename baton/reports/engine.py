@@ -213,7 +213,7 @@ def _duck_rows(source, dims, metric_list, filters, user):
     sdef = M.SOURCE_DEFS[source]
     aggs, quants = _parts(metric_list)
     today = clock.today()
-    with store.connect() as con:
+    with store.connect(read_only=True) as con:
         where_filter, params, joins, _how = filter_sql(source, filters, con)
         for d in dims:
             joins.update(d.joins)

@@ -36,6 +36,7 @@ OVERLAP = timedelta(seconds=60)
 FULL_REFRESH_EVERY = timedelta(hours=24)
 BATCH = 50_000
 _lock = threading.RLock()
+_schema_ready: set = set()
 
 SCHEMA = {
     "leads_fact": [("id", "BIGINT"), ("created_at", "TIMESTAMP"), ("created_day", "DATE"),
@@ -69,22 +70,31 @@ def store_path() -> Path:
 
 
 @contextmanager
-def connect(timeout: float = 30.0):
-    """An open connection to the store file (created with its schema if missing), closed afterwards."""
+def connect(timeout: float = 30.0, *, read_only: bool = False):
+    """An open connection to the store file (created with its schema if missing), closed afterwards.
+
+    Readers open the file read-only (cheaper, and several processes may read at once); the sync opens it
+    for writing. Nothing stays open between uses, so the web server never blocks the job worker for long.
+    """
+    if read_only and not store_path().exists():
+        read_only = False
     path = store_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                con = duckdb.connect(str(path))
+                con = duckdb.connect(str(path), read_only=read_only)
                 break
             except duckdb.IOException:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)  # another process (web or worker) has the file open: take turns
         try:
-            _ensure_schema(con)
+            key = (str(path), path.stat().st_ino)
+            if not read_only and key not in _schema_ready:  # once per file and process
+                _ensure_schema(con)
+                _schema_ready.add(key)
             yield con
         finally:
             con.close()
@@ -371,7 +381,7 @@ def synced(tables) -> bool:
     needed = [t for t in tables if t in FACT_TABLES]
     if len(states) < len(needed) or any(s.last_sync_at is None for s in states.values()):
         return False
-    with connect() as con:
+    with connect(read_only=True) as con:
         sid = store_id(con)
     return all(s.store_id == sid for s in states.values())
 
