@@ -24,7 +24,7 @@ from ninja import NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
-from pydantic import ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from baton.core.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -60,6 +60,24 @@ class InputSchema(Schema):
     """Base of every request body: unknown fields are refused, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null_characters(cls, value):
+        # PostgreSQL cannot store NUL in text; refuse it here as a field error instead of a 500 at the database.
+        if _has_null_character(value):
+            raise ValueError(_("Null characters are not allowed."))
+        return value
+
+
+def _has_null_character(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_null_character(k) or _has_null_character(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_null_character(v) for v in value)
+    return False
 
 
 def partial(schema: type[InputSchema], name: str) -> type[InputSchema]:
