@@ -8,27 +8,26 @@ from django.db import transaction
 
 
 def install_defaults() -> dict:
-    """Pipeline + stage requirements, tagging/scoring rules and grade bands, reassignment reasons, pools,
-    SLA policies. Returns what each installer reported."""
+    """Every app's shipped defaults, in dependency order. Returns what each installer reported."""
     from baton.assignment.services import assignment_install_defaults, pools_install_defaults
-    from baton.opportunities import services as opportunities
+    from baton.imports.services import presets_install
+    from baton.opportunities.services import pipeline_ensure_default, stage_requirements_install_defaults
+    from baton.process.services import process_install_defaults
     from baton.rules.services import rules_install_defaults
+    from baton.scripts.services import scripts_install_defaults
+    from baton.sla.reports import report_install_defaults
+    from baton.sla.services import sla_install_defaults
 
     out = {}
     with transaction.atomic():
-        opportunities.pipeline_ensure_default()
-        if hasattr(opportunities, "stage_requirements_install_defaults"):
-            out["stage_requirements"] = opportunities.stage_requirements_install_defaults()
-        out["rules"] = rules_install_defaults()
+        pipeline_ensure_default()
+        out["stage_requirements"] = stage_requirements_install_defaults()
+        out["rules"] = rules_install_defaults()  # needs the industry list: the demo loads it first
         out["reassign_reasons"] = assignment_install_defaults()
-        out["pools"] = pools_install_defaults()
-        try:
-            from baton.sla.services import sla_install_defaults
-        except ImportError:  # the SLA app is optional
-            pass
-        else:
-            out["sla_policies"] = sla_install_defaults()
-        from baton.process.services import process_install_defaults
-
+        out["pools"] = pools_install_defaults()  # members come from the reps that exist now
+        out["sla_policies"] = sla_install_defaults()
+        out["report_schedules"] = report_install_defaults()
         out["process"] = process_install_defaults()
+        out["script_packs"] = scripts_install_defaults()
+        out["import_presets"] = presets_install()
     return out
