@@ -70,15 +70,9 @@ def child(args):
     csv_path = Path(args.csv)
 
     def truncate():
-        with transaction.atomic():
-            from baton.assignment.models import Assignment, PoolBacklog
-            from baton.rules.models import LeadEvaluation
-
-            PoolBacklog.objects.all().delete()
-            Assignment.objects.all().delete()
-            LeadEvaluation.objects.all().delete()
-            Lead.tags.through.objects.all().delete()
-            Lead.objects.all().delete()
+        """Remove the raw phase's leads (only lead rows were written) without loading them as instances."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(Lead._meta.db_table)}")
 
     # 1. raw insert of the same rows (columns as the import writes them), chunked like the import
     inserter = RawInserter(Lead)
@@ -113,6 +107,7 @@ def child(args):
             "邮箱": "email", "来源": "source", "预算": "budget"}, options={
             "new_custom_fields": {"员工数": {"key": "staff", "type": "number", "label_zh": "员工数",
                                              "label_en": "Staff"}}})
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     job = services.job_run(job.pk)
     took = time.perf_counter() - t0
@@ -123,7 +118,8 @@ def child(args):
     print(f"[{connection.vendor}] import: {took:.1f}s ({job.accepted / took:,.0f} leads/s) accepted={job.accepted} "
           f"rejected={job.rejected} duplicates={job.duplicates} assigned="
           f"{Lead.objects.filter(owner__isnull=False).count()}")
-    print(f"[{connection.vendor}] ratio import/raw = {took / raw:.2f}x   peak RSS = {rss:.0f} MB")
+    print(f"[{connection.vendor}] ratio import/raw = {took / raw:.2f}x   peak RSS = {rss:.0f} MB "
+          f"(before the import: {rss_before:.0f} MB)   load average {os.getloadavg()[0]:.1f}")
     del dedupe
 
 
