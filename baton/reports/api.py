@@ -121,3 +121,133 @@ def sync_state(request):
              summary="Refresh the analytics store now (incremental; full rebuild: ops only)")
 def refresh(request, payload: RefreshIn):
     return services.analytics_refresh(actor=request.auth, full=payload.full)
+
+
+# --- Invoices (trusted revenue) and the large-contract guard --------------------------------------------------
+from datetime import date  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from ninja import File, Form  # noqa: E402
+from ninja.files import UploadedFile  # noqa: E402
+
+from baton.core.models import ChangeSource  # noqa: E402
+from baton.core.selectors import get_scoped  # noqa: E402
+
+
+class InvoiceIn(InputSchema):
+    number: str = Field(..., min_length=1, max_length=80)
+    account_id: int | None = None
+    opportunity_id: int | None = None
+    amount: Decimal
+    currency: str = Field("CNY", min_length=3, max_length=3)
+    invoice_date: date
+    source_system: str = Field("api", min_length=1, max_length=60)
+
+
+class InvoiceOut(Schema):
+    id: int
+    number: str
+    source_system: str
+    account_id: int
+    opportunity_id: int | None
+    amount: Decimal
+    currency: str
+    invoice_date: date
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImportOut(Schema):
+    created: int
+    held: int
+    atomic: str
+    ids: list[int]
+    errors: list[dict[str, Any]]
+
+
+class HeldOut(Schema):
+    id: int
+    account_id: int
+    invoice_id: int | None
+    opportunity_id: int | None
+    month: date
+    amount: Decimal
+    month_total: Decimal
+    threshold: Decimal
+    status: str
+    task_id: int | None
+    correction: dict[str, Any]
+    note: str
+    reviewed_at: datetime | None
+
+
+class ApproveIn(InputSchema):
+    note: str = ""
+
+
+class CorrectPart(InputSchema):
+    amount: Decimal
+    invoice_date: date
+    number: str | None = None
+
+
+class CorrectIn(InputSchema):
+    parts: list[CorrectPart] = Field(..., min_length=1, max_length=500)
+    note: str = ""
+
+
+@router.post("/invoices", response=responses(201, InvoiceOut), summary="Record one invoice (finance)")
+def invoice_create(request, payload: InvoiceIn):
+    from baton.accounts.models import Account
+    from baton.opportunities.models import Opportunity
+
+    data = payload.dict()
+    account = opp = None
+    if data.pop("opportunity_id") is not None:
+        opp = get_scoped(Opportunity.objects.all(), request.auth, payload.opportunity_id)
+    acc_id = data.pop("account_id")
+    if acc_id is not None:
+        account = get_scoped(Account.objects.all(), request.auth, acc_id)
+    inv = services.invoice_create(actor=request.auth, source=ChangeSource.API, account=account, opportunity=opp,
+                                  **data)
+    return 201, inv
+
+
+@router.get("/invoices", response=responses(200, list[InvoiceOut]), summary="Invoices (scoped)")
+def invoice_list(request, account_id: int | None = None, opportunity_id: int | None = None, limit: int = 200):
+    qs = selectors.invoice_list(user=request.auth)
+    if account_id:
+        qs = qs.filter(account_id=account_id)
+    if opportunity_id:
+        qs = qs.filter(opportunity_id=opportunity_id)
+    return list(qs[:max(1, min(limit, 1000))])
+
+
+@router.post("/invoices/import", response=responses(200, ImportOut),
+             summary="Import invoices from CSV (multipart `file`; each row in its own transaction, bad rows "
+                     "reported by line)")
+def invoice_import(request, file: File[UploadedFile], source_system: Form[str] = ""):
+    return services.invoice_import_csv(actor=request.auth, file=file.read(), source_system=source_system)
+
+
+@router.get("/held-amounts", response=responses(200, list[HeldOut]),
+            summary="Amounts the large-contract guard holds out of reports (finance)")
+def held_list(request, status: str | None = None):
+    return list(selectors.held_list(user=request.auth, status=status)[:500])
+
+
+@router.post("/held-amounts/{held_id}/approve", response=responses(200, HeldOut),
+             summary="Finance approves a held amount: it is released into reports")
+def held_approve(request, held_id: int, payload: ApproveIn):
+    held = selectors.held_get(user=request.auth, pk=held_id)
+    return services.held_approve(held=held, actor=request.auth, source=ChangeSource.API, note=payload.note)
+
+
+@router.post("/held-amounts/{held_id}/correct", response=responses(200, HeldOut),
+             summary="Finance corrects a held amount: the parts (e.g. 20 orders of a framework agreement) "
+                     "replace it")
+def held_correct(request, held_id: int, payload: CorrectIn):
+    held = selectors.held_get(user=request.auth, pk=held_id)
+    return services.held_correct(held=held, actor=request.auth, source=ChangeSource.API, note=payload.note,
+                                 parts=[p.dict() for p in payload.parts])

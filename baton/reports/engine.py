@@ -22,7 +22,7 @@ from baton.core.errors import ValidationFailed
 from baton.reports import metrics as M
 from baton.reports import store
 
-JOIN_ORDER = ["u", "ur", "l", "lr", "li", "s", "fc", "conv"]
+JOIN_ORDER = ["u", "ur", "l", "lr", "li", "s", "fc", "conv", "inv", "hd"]
 MAX_DIMENSIONS = 4
 
 # Condition fields the DuckDB path can test in the fact tables: name -> (SQL expression, joins).
@@ -451,7 +451,24 @@ def pivot(*, user, source, dimensions, metrics, filters=None, engine="auto") -> 
         grouped = _db_rows(source, dims, mets, filters, user)
         how = "none" if filters in (None, {}) else "sql"
     rows = assemble(dims, mets, grouped)
-    return {"rows": rows, "lineage": lineage(source, mets, dims, engine, filters, how, len(rows))}
+    out = {"rows": rows, "lineage": lineage(source, mets, dims, engine, filters, how, len(rows))}
+    basis = revenue_basis(mets, grouped)
+    if basis:
+        out["lineage"].update(basis)
+    return out
+
+
+def revenue_basis(mets, grouped) -> dict | None:
+    """Which amounts the revenue metrics used: "invoiced", "signed", "mixed" (or "none"), with deal counts."""
+    m = next((m for m in mets if "n_invoiced" in m.parts), None)
+    if m is None:
+        return None
+    total = {k: sum(int(parts.get(f"{m.name}__{k}") or 0) for _keys, parts in grouped)
+             for k in ("n_invoiced", "n_signed", "n_held")}
+    inv, signed = total["n_invoiced"], total["n_signed"]
+    basis = "mixed" if inv and signed else "invoiced" if inv else "signed" if signed else "none"
+    return {"revenue_basis": basis, "revenue_counts": {"invoiced_deals": inv, "signed_deals": signed,
+                                                       "held_deals": total["n_held"]}}
 
 
 def _translatable(source, filters) -> bool:

@@ -139,6 +139,45 @@ def _has_opportunity():
     return Exists(Opportunity.objects.filter(lead=OuterRef("pk")))
 
 
+# Revenue: invoiced amounts first, signed amounts of won deals without invoices, held amounts left out.
+_SIGNED_SQL = "f.status = 'won' AND inv.opportunity_id IS NULL AND hd.opportunity_id IS NULL"
+_HELD_SQL = ("COALESCE(inv.n_held, 0) > 0 AND COALESCE(inv.n_active, 0) = 0 OR (f.status = 'won' AND "
+             "inv.opportunity_id IS NULL AND hd.opportunity_id IS NOT NULL)")
+
+
+def _signed_q():
+    return Q(status="won", _inv_any=False, _held=False)
+
+
+def _held_q():
+    return Q(_inv_held=True, _inv_active=False) | Q(status="won", _inv_any=False, _held=True)
+
+
+_BASIS_PARTS = {
+    "n_invoiced": Agg("count(*) FILTER (WHERE COALESCE(inv.n_active, 0) > 0)",
+                      lambda: Count("id", filter=Q(_inv_active=True))),
+    "n_signed": Agg(f"count(*) FILTER (WHERE {_SIGNED_SQL})", lambda: Count("id", filter=_signed_q())),
+    "n_held": Agg(f"count(*) FILTER (WHERE {_HELD_SQL})", lambda: Count("id", filter=_held_q())),
+}
+
+
+def _revenue_annotations():
+    from django.db.models import DecimalField
+
+    from baton.reports.models import HeldAmount, Invoice
+
+    live = Invoice.objects.filter(opportunity=OuterRef("pk")).exclude(status="superseded")
+    active = Invoice.objects.filter(opportunity=OuterRef("pk"), status="active")
+    return {
+        "_inv_amt": Subquery(active.order_by().values("opportunity").annotate(s=Sum("amount")).values("s")[:1],
+                             output_field=DecimalField(max_digits=18, decimal_places=2)),
+        "_inv_any": Exists(live),
+        "_inv_active": Exists(active),
+        "_inv_held": Exists(live.filter(status="held")),
+        "_held": Exists(HeldAmount.objects.filter(opportunity=OuterRef("pk"), status="held")),
+    }
+
+
 LEAD_BASE_ZH = "（线索均按唯一编号去重：标记为重复（duplicate_of 已填）的线索不计入。）"
 LEAD_BASE_EN = " (Leads are de-duplicated by unique id: a lead marked as a duplicate (duplicate_of set) is not counted.)"
 
@@ -219,6 +258,32 @@ _METRICS: list[Metric] = [
         {"won_amount": Agg("sum(f.amount) FILTER (WHERE f.status = 'won')",
                            lambda: Sum("amount", filter=Q(status="won")))},
         lambda p: _round(p["won_amount"] or 0, 2),
+    ),
+    Metric(
+        "revenue", "opportunities", "收入（开票优先）", "Revenue (invoiced first)",
+        "每个商机：有财务开票（有效发票）时取开票金额之和；没有发票的赢单商机取签约金额（amount）。被大额合同"
+        "保护暂扣、等待财务复核的金额不计入。来源明细见血缘中的 revenue_basis。",
+        "Per deal: the sum of finance's invoiced amounts (active invoices) when there are any; a won deal "
+        "without invoices counts its signed amount (amount). Amounts held by the large-contract guard for "
+        "finance's review are left out. The lineage's revenue_basis says which was used.",
+        ("opportunities_opportunity", "reports_invoice", "reports_heldamount"), "CNY",
+        {**{"invoiced": Agg("sum(inv.amt)", lambda: Sum("_inv_amt")),
+            "signed": Agg(f"sum(f.amount) FILTER (WHERE {_SIGNED_SQL})",
+                          lambda: Sum("amount", filter=_signed_q()))},
+         **{k: v for k, v in _BASIS_PARTS.items()}},
+        lambda p: _round((_num(p["invoiced"]) or 0) + (_num(p["signed"]) or 0), 2),
+        joins=("inv", "hd"),
+        orm_annotations=lambda: _revenue_annotations(),
+    ),
+    Metric(
+        "invoiced_amount", "opportunities", "开票金额", "Invoiced amount",
+        "商机上有效发票（财务开票，未被暂扣、未被更正替换）的金额之和。",
+        "Sum of the active invoices (finance's, neither held nor superseded by a correction) on the deals.",
+        ("opportunities_opportunity", "reports_invoice"), "CNY",
+        {"invoiced": Agg("sum(inv.amt)", lambda: Sum("_inv_amt")), **_BASIS_PARTS},
+        lambda p: _round(_num(p["invoiced"]) or 0, 2),
+        joins=("inv", "hd"),
+        orm_annotations=lambda: _revenue_annotations(),
     ),
     Metric(
         "win_rate", "opportunities", "赢率", "Win rate",
@@ -482,6 +547,11 @@ JOINS = {
     "s": "LEFT JOIN stages_dim s ON s.id = f.stage_id",
     "ur": "LEFT JOIN regions_dim ur ON ur.id = u.region_id",
     "lr": "LEFT JOIN regions_dim lr ON lr.id = f.region_id",
+    "inv": "LEFT JOIN (SELECT opportunity_id, sum(amount) FILTER (WHERE status = 'active') AS amt, "
+           "count(*) FILTER (WHERE status = 'active') AS n_active, count(*) FILTER (WHERE status = 'held') "
+           "AS n_held FROM invoices_dim WHERE opportunity_id IS NOT NULL AND status <> 'superseded' "
+           "GROUP BY opportunity_id) inv ON inv.opportunity_id = f.id",
+    "hd": "LEFT JOIN held_deals_dim hd ON hd.opportunity_id = f.id",
 }
 JOIN_DEPENDS = {"ur": ("u",)}
 

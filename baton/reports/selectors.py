@@ -35,3 +35,35 @@ def _zh():
     from django.utils.translation import get_language
 
     return (get_language() or "").startswith("zh")
+
+
+# --- Invoices and held amounts ------------------------------------------------------------------------------
+def _finance(user) -> bool:
+    return user.is_superuser or user.has_role("finance") or user.has_role("ops") or user.has_role("director")
+
+
+def invoice_list(*, user):
+    from baton.core import scoping
+    from baton.reports.models import Invoice
+
+    qs = Invoice.objects.select_related("account", "opportunity")
+    return qs if _finance(user) else scoping.restrict(qs, user, "view")
+
+
+def held_list(*, user, status=None):
+    from baton.reports.models import HeldAmount
+
+    if not _finance(user):
+        return HeldAmount.objects.none()
+    qs = HeldAmount.objects.select_related("account", "invoice", "opportunity", "reviewed_by")
+    return qs.filter(status=status) if status else qs
+
+
+def held_get(*, user, pk):
+    from baton.core.errors import NotFound
+    from baton.reports.models import HeldAmount
+
+    try:
+        return held_list(user=user).get(pk=pk)
+    except (HeldAmount.DoesNotExist, ValueError, TypeError):
+        raise NotFound() from None

@@ -61,6 +61,10 @@ SCHEMA = {
     "stages_dim": [("id", "BIGINT"), ("name", "VARCHAR"), ("pipeline_id", "BIGINT"), ("position", "INTEGER"),
                    ("kind", "VARCHAR"), ("pipeline_name", "VARCHAR")],
     "regions_dim": [("id", "BIGINT"), ("code", "VARCHAR")],
+    # Finance's invoices and the large-contract guard's open holds: small, copied whole on every sync.
+    "invoices_dim": [("id", "BIGINT"), ("opportunity_id", "BIGINT"), ("account_id", "BIGINT"),
+                     ("amount", "DECIMAL(18,2)"), ("invoice_date", "DATE"), ("status", "VARCHAR")],
+    "held_deals_dim": [("opportunity_id", "BIGINT")],
 }
 FACT_TABLES = ("leads_fact", "opportunities_fact", "activities_fact")
 
@@ -218,7 +222,14 @@ def _refresh_dims(con):
              for u in User.objects.values("id", "region_id", "team_id", "manager_id", "hire_date", "region__code")]
     stages = list(Stage.objects.values_list("id", "name", "pipeline_id", "position", "kind", "pipeline__name"))
     regions = list(Region.objects.values_list("id", "code"))
-    for table, rows in (("users_dim", users), ("stages_dim", stages), ("regions_dim", regions)):
+    from baton.reports.models import HeldAmount, Invoice
+
+    invoices = list(Invoice.objects.values_list("id", "opportunity_id", "account_id", "amount", "invoice_date",
+                                                "status"))
+    held = [(i,) for i in HeldAmount.objects.filter(status="held", opportunity__isnull=False)
+            .values_list("opportunity_id", flat=True).distinct()]
+    for table, rows in (("users_dim", users), ("stages_dim", stages), ("regions_dim", regions),
+                        ("invoices_dim", invoices), ("held_deals_dim", held)):
         _x(con, f"DELETE FROM {table}")
         _insert(con, table, rows)
 
