@@ -567,7 +567,9 @@ def _db_duplicates(rows: list[dict]) -> dict[tuple[str, str], int]:
                 yield from cursor.fetchall()
 
         for src, ids in ext.items():
-            for pk, eid in lookup(("external_id", "source = %s AND "), [src], ids):
+            # NOT (external_id = '') repeats the partial unique index's predicate so that the index is used
+            # (without it SQLite scans the whole table for every chunk).
+            for pk, eid in lookup(("external_id", "source = %s AND NOT (external_id = '') AND "), [src], ids):
                 found[("external_id", f"{src}\x00{eid}")] = pk
         phones = {d["phone_norm"] for d in rows if d.get("phone_norm")}
         for pk, p in lookup(("phone_norm", ""), [], phones):
