@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from baton.core import clock
 from baton.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -38,13 +39,13 @@ from .models import (
 CAPPED_KINDS = (Assignment.Kind.AUTO, Assignment.Kind.DRAIN)
 DYNAMIC_KINDS = {"top_newcomers"}
 DYNAMIC_METRICS = {"first_contact_success_rate"}
-DEFAULT_REASONS = [
-    ("absent", "Rep absent"),
-    ("workload", "Workload balance"),
-    ("wrong_region", "Wrong region or industry"),
-    ("customer_request", "Customer request"),
-    ("performance", "No follow-up in time"),
-    ("other", "Other"),
+DEFAULT_REASONS = [  # labels translated at install time (gettext_noop: extracted by makemessages)
+    ("absent", gettext_noop("Rep absent")),
+    ("workload", gettext_noop("Workload balance")),
+    ("wrong_region", gettext_noop("Wrong region or industry")),
+    ("customer_request", gettext_noop("Customer request")),
+    ("performance", gettext_noop("No follow-up in time")),
+    ("other", gettext_noop("Other")),
 ]
 
 

@@ -26,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Floor, Greatest, Least
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from baton.conditions.models import LeadEvent
 from baton.core import clock, scoping
@@ -181,10 +182,10 @@ def rule_delete(*, rule, actor, source=ChangeSource.UI, reevaluate=True) -> None
 # --- Defaults -----------------------------------------------------------------------------------------
 
 BUDGET_BANDS = [  # CNY
-    ("budget.small", "Budget < 50k", {"all": [{"field": "budget", "op": "lt", "value": 50000}]}),
-    ("budget.medium", "Budget 50k–200k", {"all": [{"field": "budget", "op": "gte", "value": 50000},
-                                                   {"field": "budget", "op": "lte", "value": 200000}]}),
-    ("budget.large", "Budget > 200k", {"all": [{"field": "budget", "op": "gt", "value": 200000}]}),
+    ("budget.small", gettext_noop("Budget < 50k"), {"all": [{"field": "budget", "op": "lt", "value": 50000}]}),
+    ("budget.medium", gettext_noop("Budget 50k–200k"), {"all": [{"field": "budget", "op": "gte", "value": 50000},
+                                                                 {"field": "budget", "op": "lte", "value": 200000}]}),
+    ("budget.large", gettext_noop("Budget > 200k"), {"all": [{"field": "budget", "op": "gt", "value": 200000}]}),
 ]
 
 
