@@ -46,14 +46,49 @@ def _markdown(message: dict) -> str:
     return mask_phones(text)
 
 
+def button_label(message: dict) -> str:
+    """The card button's label: “处理” (the message may name its own)."""
+    from django.conf import settings
+
+    return message.get("button") or ("处理" if settings.LANGUAGE_CODE.lower().startswith("zh") else "Handle")
+
+
+def dingtalk_action_card(message: dict) -> dict:
+    """DingTalk actionCard: the markdown text and one button (“处理”) opening the link (the board's row)."""
+    text = mask_phones(f"### {message.get('title', '')}\n\n{message.get('text', '')}")
+    return {"msgtype": "actionCard",
+            "actionCard": {"title": mask_phones(message.get("title", ""))[:100], "text": text,
+                           "btnOrientation": "0", "singleTitle": button_label(message),
+                           "singleURL": message["link"]}}
+
+
+def feishu_card(message: dict) -> dict:
+    """Feishu interactive card: a header, the text, and one primary button (“处理”) opening the link."""
+    elements = [{"tag": "div", "text": {"tag": "lark_md", "content": mask_phones(message.get("text", ""))}}]
+    if message.get("link"):
+        elements.append({"tag": "action", "actions": [
+            {"tag": "button", "text": {"tag": "plain_text", "content": button_label(message)},
+             "type": "primary", "url": message["link"]}]})
+    return {"msg_type": "interactive",
+            "card": {"config": {"wide_screen_mode": True},
+                     "header": {"template": "red",
+                                "title": {"tag": "plain_text", "content": mask_phones(message.get("title", ""))}},
+                     "elements": elements}}
+
+
 def build_request(kind: str, url: str, secret: str, message: dict, *, now_s: float | None = None):
-    """(url, json body) for one message to a bot."""
+    """(url, json body) for one message to a bot. `message["format"]` picks the card variants
+    (DingTalk `action_card`, Feishu `interactive`); an action card without a link falls back to markdown."""
     now_s = time.time() if now_s is None else now_s
+    fmt = message.get("format") or ""
     if kind == "wecom":
         return url, {"msgtype": "markdown", "markdown": {"content": _markdown(message)}}
     if kind == "dingtalk":
-        body = {"msgtype": "markdown",
-                "markdown": {"title": mask_phones(message.get("title", ""))[:100], "text": _markdown(message)}}
+        if fmt == "action_card" and message.get("link"):
+            body = dingtalk_action_card(message)
+        else:
+            body = {"msgtype": "markdown",
+                    "markdown": {"title": mask_phones(message.get("title", ""))[:100], "text": _markdown(message)}}
         if secret:
             ts = int(now_s * 1000)
             sep = "&" if "?" in url else "?"
@@ -62,7 +97,7 @@ def build_request(kind: str, url: str, secret: str, message: dict, *, now_s: flo
     if kind == "feishu":
         text = mask_phones(f"{message.get('title', '')}\n{message.get('text', '')}"
                            + (f"\n{message['link']}" if message.get("link") else ""))
-        body = {"msg_type": "text", "content": {"text": text}}
+        body = feishu_card(message) if fmt == "interactive" else {"msg_type": "text", "content": {"text": text}}
         if secret:
             ts = int(now_s)
             body = {"timestamp": str(ts), "sign": feishu_sign(secret, ts), **body}

@@ -38,6 +38,12 @@ class Channel(models.Model):
         DINGTALK = "dingtalk", _("DingTalk robot")
         FEISHU = "feishu", _("Feishu bot")
 
+    class Format(models.TextChoices):
+        MARKDOWN = "markdown", _("Markdown (WeCom, DingTalk)")
+        ACTION_CARD = "action_card", _("actionCard with a “Handle” button (DingTalk)")
+        TEXT = "text", _("Text (Feishu)")
+        INTERACTIVE = "interactive", _("Interactive card with a “Handle” button (Feishu)")
+
     name = models.CharField(_("name"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True)
@@ -47,6 +53,8 @@ class Channel(models.Model):
                              related_name="+")
     region = models.ForeignKey("org.Region", verbose_name=_("region"), null=True, blank=True,
                                on_delete=models.CASCADE, related_name="+")
+    # Blank = the vendor's plain format (markdown for WeCom / DingTalk, text for Feishu).
+    message_format = models.CharField(_("message format"), max_length=20, choices=Format.choices, blank=True)
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -56,6 +64,22 @@ class Channel(models.Model):
 
     def __str__(self):
         return self.name
+
+    FORMATS = {"email": {""}, "wecom": {"", "markdown"}, "dingtalk": {"", "markdown", "action_card"},
+               "feishu": {"", "text", "interactive"}}
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.kind != self.Kind.EMAIL and not self.webhook_url:
+            errors["webhook_url"] = _("A bot channel needs its webhook URL.")
+        if self.message_format not in self.FORMATS.get(self.kind, {""}):
+            errors["message_format"] = _("This message format is not available for this kind of channel.")
+        if self.team_id and self.region_id:
+            errors["region"] = _("Scope a channel to a team or to a region, not both.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class OutboxMessage(models.Model):

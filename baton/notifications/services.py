@@ -148,6 +148,8 @@ def _send(message: OutboxMessage) -> bots.Outcome:
         except Exception as exc:  # noqa: BLE001 - any SMTP failure is retried
             return bots.Outcome(False, False, f"{type(exc).__name__}: {exc}")
         return bots.Outcome(True)
+    if channel.message_format:
+        payload = {**payload, "format": channel.message_format}
     return bots.post(channel.kind, channel.webhook_url, channel.secret, payload)
 
 
@@ -255,3 +257,24 @@ def channel_test(*, channel: Channel, to=None) -> bots.Outcome:
         "text": _("If you can read this, the channel “%(name)s” works.") % {"name": channel.name},
         "link": "", "to": list(to or [])})
     return _send(message)
+
+
+def outbox_retry_all(*, actor, channel: Channel | None = None, source=ChangeSource.UI) -> int:
+    """An admin sends every dead letter (of one channel, or all) again now; audited once per channel."""
+    if not _is_admin(actor):
+        raise PermissionDenied()
+    dead = OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD)
+    if channel is not None:
+        dead = dead.filter(channel=channel)
+    n = 0
+    with transaction.atomic():
+        by_channel = {}
+        for pk, channel_id in dead.select_for_update().values_list("pk", "channel_id"):
+            by_channel.setdefault(channel_id, []).append(pk)
+        for ch in Channel.objects.filter(pk__in=by_channel):
+            ids = by_channel[ch.pk]
+            n += OutboxMessage.objects.filter(pk__in=ids, status=OutboxMessage.Status.DEAD).update(
+                status=OutboxMessage.Status.PENDING, attempts=0, next_attempt_at=clock.now(), lease_until=None)
+            record(ch, actor=actor, source=source, action="event",
+                   message=_("%(n)s dead letters queued again") % {"n": len(ids)})
+    return n

@@ -37,15 +37,30 @@ class BotServer:
         if kind == "wecom":
             assert body["msgtype"] == "markdown" and isinstance(body["markdown"]["content"], str)
         elif kind == "dingtalk":
-            assert body["msgtype"] == "markdown"
-            assert body["markdown"]["title"] and body["markdown"]["text"]
+            assert body["msgtype"] in ("markdown", "actionCard")
+            if body["msgtype"] == "markdown":
+                assert body["markdown"]["title"] and body["markdown"]["text"]
+            else:  # one button: title, text, singleTitle, singleURL (an http(s) link)
+                card = body["actionCard"]
+                assert card["title"] and card["text"] and card["singleTitle"]
+                assert card["singleURL"].startswith(("http://", "https://"))
             ts = query["timestamp"][0]
             assert abs(int(ts) / 1000 - time.time()) < 3600
             expected = base64.b64encode(hmac.new(SECRET.encode(), f"{ts}\n{SECRET}".encode(),
                                                  hashlib.sha256).digest()).decode()
             assert query["sign"][0] == expected, "bad DingTalk signature"
         elif kind == "feishu":
-            assert body["msg_type"] == "text" and isinstance(body["content"]["text"], str)
+            assert body["msg_type"] in ("text", "interactive")
+            if body["msg_type"] == "text":
+                assert isinstance(body["content"]["text"], str)
+            else:  # a card: plain-text header, elements; buttons carry a text and an http(s) url
+                card = body["card"]
+                assert card["header"]["title"]["tag"] == "plain_text" and card["header"]["title"]["content"]
+                assert card["elements"] and all("tag" in e for e in card["elements"])
+                for element in card["elements"]:
+                    for button in element.get("actions", []):
+                        assert button["tag"] == "button" and button["text"]["content"]
+                        assert button["url"].startswith(("http://", "https://"))
             ts = body["timestamp"]
             assert abs(int(ts) - time.time()) < 3600
             expected = base64.b64encode(hmac.new(f"{ts}\n{SECRET}".encode(), b"", hashlib.sha256).digest()).decode()
