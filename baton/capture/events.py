@@ -1,11 +1,15 @@
 """Behaviour events matched to leads by id, (source, external id), normalised e-mail or phone."""
 
+import logging
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from baton.capture import dedupe
 from baton.core import clock
 from baton.leads.models import Lead
+
+log = logging.getLogger(__name__)
 
 
 def _match(event: dict, by_id, by_ext, by_email, by_phone):
@@ -60,4 +64,17 @@ def events_ingest(*, events: list[dict], actor) -> dict:
                               payload=event.get("payload") or {}))
     with transaction.atomic():
         LeadEvent.objects.bulk_create(rows, batch_size=500)
+        if rows:
+            lead_ids = sorted({r.lead_id for r in rows})
+            transaction.on_commit(lambda: _queue_rescore(lead_ids))
     return {"accepted": len(rows), "unmatched": unmatched}
+
+
+def _queue_rescore(lead_ids: list[int]) -> None:
+    """Once the events are committed, re-score their leads in the background (the API answers first)."""
+    from baton.capture.tasks import events_rescore
+
+    try:
+        events_rescore(lead_ids)
+    except Exception:  # the queue being down must not fail an accepted batch; the hourly re-score catches up
+        log.exception("could not queue the re-score of %d leads after behaviour events", len(lead_ids))

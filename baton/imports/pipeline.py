@@ -353,7 +353,15 @@ class BulkAssigner:
         if not pools:
             return None, {"kind": A.Kind.UNMATCHED, "at": now,
                           "explanation": _("No active pool accepts this lead.")}, None
+        tried = []
         for pool in pools:
+            if pool.action == "nurture":  # as lead_auto_assign: nurtured unless an assigning pool came first
+                if tried:
+                    break
+                return None, {"pool_id": pool.pk, "kind": A.Kind.NURTURE, "at": now, "explanation": _(
+                    "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {
+                    "pool": pool.name}}, None
+            tried.append(pool)
             if pool.pk in self.full:
                 continue
             i, c = self._pick(pool)
@@ -374,8 +382,8 @@ class BulkAssigner:
             return c.user, {"pool_id": pool.pk, "user_id": c.user.pk, "kind": A.Kind.AUTO, "at": now,
                             "strategy": pool.strategy, "rotation_position": i, "skipped": [],
                             "explanation": explanation}, None
-        first = pools[0]
-        ids = tuple(p.pk for p in pools)
+        first = tried[0]
+        ids = tuple(p.pk for p in tried)
         texts = self.backlog_texts.get(ids)
         if texts is None:  # shared by the rows waiting in the same pools (the JSON is then encoded once)
             skipped = [s for pk in ids for s in self.full[pk]][:50]
@@ -457,6 +465,8 @@ class LeadPipeline:
                 row["owner_id"] = owner.pk
                 row["status"] = LeadStatus.ASSIGNED
                 row["assigned_at"] = now
+            elif assignment is not None and assignment["kind"] == "nurture":
+                row["status"] = LeadStatus.NURTURING
             if "region" in row:
                 row["region_id"] = row.pop("region").pk
             lead_rows.append(row)
