@@ -35,6 +35,28 @@ class ItemSpec:
             return Q(status__in=OPEN_LEAD_STATUSES)
         return Q(status="open")
 
+    def open_where(self) -> str:
+        """`open_q()` as literal SQL for `.extra(where=...)`: SQLite matches a partial index only against the
+        very same literal terms (bound parameters never match), so the scanner spells them out."""
+        from django.db import connection
+
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        if self.target == Target.LEADS:
+            from baton.leads.models import OPEN_LEAD_STATUSES
+
+            values = ", ".join(f"'{s}'" for s in OPEN_LEAD_STATUSES)  # constants of the code, not user input
+            return f'{table}."status" IN ({values})'
+        return f"{table}.\"status\" = 'open'"
+
+    def running(self, qs, event: str):
+        """`qs` (annotated with `_sla_start`) without the rows whose clock stopped; positive IS NULL terms
+        where possible, which the partial indexes on open items are written with."""
+        if event == "assigned":
+            return qs.filter(owner__isnull=True)
+        if event == "first_contact":
+            return qs.filter(first_contact_at__isnull=True)
+        return qs.exclude(self.stopped_q(event))
+
     def start_expr(self, event: str):
         dt = DateTimeField()
         if event == "created":

@@ -38,7 +38,8 @@ EVENTS = {
     Target.LEADS: ({"created", "assigned", "last_update"}, {"assigned", "first_contact", "any_update"}),
     Target.OPPORTUNITIES: ({"created", "stage_entered", "last_update"}, {"any_update", "stage_left"}),
 }
-ACTIONS = {"notify_owner", "notify_manager", "notify_ops", "return_to_pool", "manager_task"}
+ACTIONS = {"notify_owner", "notify_manager", "notify_ops", "notify_channel", "return_to_pool",
+           "manager_task"}
 
 
 def default_escalation():
@@ -68,6 +69,9 @@ class SlaPolicy(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1)
     code = models.SlugField(_("code"), max_length=50, blank=True, help_text=_("Set on shipped defaults."))
     created_at = models.DateTimeField(_("created at"), default=clock.now)
+    # The scanner's high-water mark: every level due at or before it has been recorded. The next scan looks only
+    # at clocks whose level falls due in (scanned_until, now] (plus items touched since); None = a full scan.
+    scanned_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("SLA policy")
@@ -99,6 +103,11 @@ class SlaPolicy(models.Model):
         ) or len({s["at"] for s in steps}) != len(steps):
             errors["escalation"] = _("Each step needs a distinct “at” percentage (≥ 100) and known actions: %(a)s.") % {
                 "a": ", ".join(sorted(ACTIONS))}
+        elif steps:  # who is told at each step (baton.sla.recipients)
+            from .recipients import validate_steps
+
+            if problems := validate_steps(steps):
+                errors["escalation"] = problems
         if errors:
             raise ValidationError(errors)
 

@@ -8,6 +8,7 @@ Crossings are inserted with ON CONFLICT DO NOTHING under a per-scan token; only 
 token fire, so re-running a scan or two workers scanning at once never fire a step twice.
 """
 
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -15,8 +16,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -28,6 +29,7 @@ from baton.core.services import _ensure_in_scope, create_object, record, update_
 
 from .clocks import calendar_for, spec_for
 from .models import CalendarKind, HolidayOverride, SlaCrossing, SlaPolicy, SlaReasonCode, Target
+from .recipients import notify_step
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +85,17 @@ def policy_update(*, policy: SlaPolicy, actor, source=ChangeSource.UI, **data) -
     _require_admin(actor)
     with transaction.atomic():
         changes = update_object(policy, actor=actor, source=source, data=data, check_scope=False)
-        if changes:
-            SlaPolicy.objects.filter(pk=policy.pk).update(version=policy.version + 1)
+        if changes:  # a changed clock is looked at in full by the next scan (no high-water mark)
+            SlaPolicy.objects.filter(pk=policy.pk).update(version=policy.version + 1, scanned_until=None)
             policy.version += 1
+            policy.scanned_until = None
     return changes
 
 
 def holiday_set(*, actor, day, is_workday: bool, name: str = "", source=ChangeSource.UI) -> HolidayOverride:
     _require_admin(actor)
+    # Working-hours due times move with the calendar: those clocks are looked at in full by the next scan.
+    SlaPolicy.objects.filter(calendar=CalendarKind.WORKING_HOURS).update(scanned_until=None)
     existing = HolidayOverride.objects.filter(date=day).first()
     if existing:
         update_object(existing, actor=actor, source=source, data={"is_workday": is_workday, "name": name},
@@ -102,28 +107,112 @@ def holiday_set(*, actor, day, is_workday: bool, name: str = "", source=ChangeSo
 
 # --- The scanner --------------------------------------------------------------------------------------------
 
+LATE_MARGIN = timedelta(minutes=5)  # items touched just before the last scan may have committed after it read
 
-def _candidates(policy: SlaPolicy, level: str, pct: int, now, overrides: dict):
+
+def _latest_start(cal, seconds: float, t):
+    """The latest clock start whose `seconds` of calendar time have run out by `t` (due ≤ t): due times grow
+    with the start, so the starts due in (a, b] are exactly (_latest_start(a), _latest_start(b)]."""
+    hi = t - timedelta(seconds=seconds)  # calendar time is never shorter than wall time: due(hi) ≥ t
+    if cal.kind != CalendarKind.WORKING_HOURS or cal.add(hi, seconds) <= t:
+        return hi
+    lo = hi
+    for _i in range(200):
+        lo -= timedelta(days=30)
+        if cal.add(lo, seconds) <= t:
+            break
+    else:
+        return lo
+    while hi - lo > timedelta(milliseconds=1):
+        mid = lo + (hi - lo) / 2
+        if cal.add(mid, seconds) <= t:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _candidates(policy: SlaPolicy, now, since, overrides: dict) -> list[tuple]:
+    """(pk, start, owner, level, due) for each level of a running clock that fell due in (since, now]; all levels
+    due by `now` when `since` is None. One query per policy over the partial indexes of open items: the start
+    lies in the union of the levels' windows (tight bounds in SQL, also for working-hours calendars), and items
+    touched since the last scan (a late import, a reopened lead, a changed condition) are looked at too."""
     spec = spec_for(policy.target)
-    threshold = timedelta(seconds=policy.target_seconds * pct / 100)
-    qs = spec.model.objects.filter(spec.open_q())
-    if policy.condition:
-        qs = qs.filter(to_q(spec.model, policy.condition))
-    already = SlaCrossing.objects.filter(item_type=policy.target, item_id=OuterRef("pk"), policy=policy,
-                                         level=level, cycle_start=OuterRef("_sla_start"))
-    qs = (qs.annotate(_sla_start=spec.start_expr(policy.start_event))
-          .filter(_sla_start__isnull=False, _sla_start__lte=now - threshold)
-          .exclude(spec.stopped_q(policy.stop_event))
-          .filter(~Exists(already)))
-    rows = qs.values_list("pk", "_sla_start", "owner_id")
-    if policy.calendar != CalendarKind.WORKING_HOURS:
-        return [(pk, start, owner, start + threshold) for pk, start, owner in rows.iterator(chunk_size=5000)]
     cal = calendar_for(policy, overrides)
+    levels = [(level, policy.target_seconds * pct / 100) for level, pct, _a in policy.levels()]
+    base = spec.model.objects.extra(where=[spec.open_where()]).order_by()
+    if policy.condition:
+        base = base.filter(to_q(spec.model, policy.condition))
+    base = spec.running(base.annotate(_sla_start=spec.start_expr(policy.start_event))
+                        .filter(_sla_start__isnull=False), policy.stop_event)
+    slack = timedelta(seconds=1)
+    upper = max(_latest_start(cal, secs, now) for _l, secs in levels) + slack
+    fields = ("pk", "_sla_start", "owner_id")
+    if since is None:
+        queries = [(base.filter(_sla_start__lte=upper), None)]
+    else:
+        queries = []
+        for _level, secs in levels:  # one range per level: an OR of ranges would lose the index on SQLite
+            lo, hi = _latest_start(cal, secs, since - slack), _latest_start(cal, secs, now) + slack
+            if hi > lo:
+                queries.append((base.filter(_sla_start__gt=lo, _sla_start__lte=hi), since))
+        queries.append((base.filter(updated_at__gt=since - LATE_MARGIN), None))  # Python checks the due times
+    out, seen = [], set()
+    for qs, after in queries:
+        for pk, start, owner in qs.values_list(*fields).iterator(chunk_size=5000):
+            for level, secs in levels:
+                if (pk, level) in seen:
+                    continue
+                due = cal.add(start, secs)
+                if due <= now and (after is None or due > after - slack):
+                    seen.add((pk, level))
+                    out.append((pk, start, owner, level, due))
+    return out
+
+
+def _record(policy: SlaPolicy, rows: list[tuple], now, token: str) -> list[tuple]:
+    """Insert the crossings once (ON CONFLICT DO NOTHING on item × policy × level × cycle) in one statement per
+    chunk; returns only the rows this call inserted — the ones whose escalation this scan fires — as
+    (id, item_id, level, cycle_start, due_at, owner) in the database's raw form (no model instances: cheap)."""
     out = []
-    for pk, start, owner in rows.iterator(chunk_size=5000):
-        due = cal.add(start, threshold.total_seconds())
-        if due <= now:
-            out.append((pk, start, owner, due))
+    adapt = connection.ops.adapt_datetimefield_value
+    cols = ("item_type, item_id, policy_id, level, cycle_start, due_at, crossed_at, resolution, scan_token, "
+            "owner_id_at_crossing")
+    for i in range(0, len(rows), 20000):
+        chunk = rows[i:i + 20000]
+        if connection.vendor == "postgresql":
+            sql = (f"INSERT INTO sla_slacrossing ({cols}) SELECT %s, t.item_id, %s, t.level, t.cycle_start, t.due_at, "
+                   f"%s, '', %s, t.owner_id FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], "
+                   f"%s::timestamptz[], %s::bigint[]) AS t(item_id, level, cycle_start, due_at, owner_id) "
+                   f"ON CONFLICT DO NOTHING RETURNING id, item_id, level, cycle_start, due_at, owner_id_at_crossing")
+            params = [policy.target, policy.pk, now, token, [r[0] for r in chunk], [r[3] for r in chunk],
+                      [r[1] for r in chunk], [r[4] for r in chunk], [r[2] for r in chunk]]
+        else:
+            sql = (f"INSERT INTO sla_slacrossing ({cols}) SELECT %s, json_extract(j.value, '$[0]'), %s, "
+                   f"json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
+                   f"%s, '', %s, json_extract(j.value, '$[4]') FROM json_each(%s) AS j WHERE true "
+                   f"ON CONFLICT DO NOTHING RETURNING id, item_id, level, cycle_start, due_at, owner_id_at_crossing")
+            params = [policy.target, policy.pk, adapt(now), token,
+                      json.dumps([[pk, level, adapt(start), adapt(due), owner]
+                                  for pk, start, owner, level, due in chunk])]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            out += cursor.fetchall()
+    return out
+
+
+def _crossings(rows, now, token) -> list[SlaCrossing]:
+    """Unsaved-looking SlaCrossing instances for the rows `_record` returned (what `_fire` reads)."""
+    parse = connection.ops.convert_datetimefield_value if connection.vendor != "postgresql" else None
+    out = []
+    for policy, (pk, item_id, level, cycle_start, due_at, owner) in rows:
+        if parse is not None:
+            cycle_start, due_at = parse(cycle_start, None, connection), parse(due_at, None, connection)
+        c = SlaCrossing(pk=pk, item_type=policy.target, item_id=item_id, policy=policy, level=level,
+                        cycle_start=cycle_start, due_at=due_at, crossed_at=now, scan_token=token,
+                        owner_id_at_crossing=owner)
+        c._state.adding = False
+        out.append(c)
     return out
 
 
@@ -143,28 +232,33 @@ def _resolve(policy: SlaPolicy, now) -> int:
     return _close(ids, now, "stopped", policies={policy.pk: policy})
 
 
-def sla_scan(now=None, *, fire=True) -> dict:
-    """One scan: resolve stopped clocks, record new crossings once, fire their escalation steps."""
+def sla_scan(now=None, *, fire=True, full=False) -> dict:
+    """One scan: resolve stopped clocks, record new crossings once, fire their escalation steps.
+
+    Each policy keeps a high-water mark (`scanned_until`): a scan looks only at levels that fell due since the
+    last one (and at items touched since), so a quiet minute costs next to nothing; `full=True` (or no mark, or
+    a scan before the mark) looks at every running clock again. Either way the unique crossing and this scan's
+    RETURNING rows make re-runs and concurrent workers fire each step once."""
     now = now or clock.now()
     token = uuid.uuid4().hex
     stats = {"new": 0, "resolved": 0, "fired": 0}
     overrides = dict(HolidayOverride.objects.values_list("date", "is_workday"))
     policies = list(SlaPolicy.objects.filter(active=True).order_by("id"))
+    mine = []
     with clock.frozen(now):  # conditions with relative times read the scan's time
         for policy in policies:
             stats["resolved"] += _resolve(policy, now)
-            for level, pct, _actions in policy.levels():
-                rows = _candidates(policy, level, pct, now, overrides)
-                if not rows:
-                    continue
-                SlaCrossing.objects.bulk_create(
-                    [SlaCrossing(item_type=policy.target, item_id=pk, policy=policy, level=level, cycle_start=start,
-                                 due_at=due, crossed_at=now, scan_token=token, owner_id_at_crossing=owner)
-                     for pk, start, owner, due in rows], ignore_conflicts=True, batch_size=2000)
-        mine = list(SlaCrossing.objects.filter(scan_token=token).select_related("policy"))
+            mark = policy.scanned_until
+            since = None if full or mark is None or mark > now else mark
+            rows = _candidates(policy, now, since, overrides)
+            if rows:
+                mine += [(policy, r) for r in _record(policy, rows, now, token)]
+            if mark is None or mark < now:
+                SlaPolicy.objects.filter(pk=policy.pk).filter(
+                    Q(scanned_until__isnull=True) | Q(scanned_until__lt=now)).update(scanned_until=now)
         stats["new"] = len(mine)
         if fire and mine:
-            stats["fired"] = _fire(mine, now)
+            stats["fired"] = _fire(_crossings(mine, now, token), now)
     return stats
 
 
@@ -196,6 +290,48 @@ def _ops_users():
     return list(User.objects.filter(is_active=True, roles__code="ops").distinct())
 
 
+class _Outbox:
+    """The notifications of one scan's escalation, written in bulk: the same rows `notify` writes (in-app
+    notification per recipient and key, one outbox message per channel in scope and key), a few statements for
+    thousands of alerts instead of a few per alert."""
+
+    def __init__(self, now):
+        from baton.notifications.models import Channel
+
+        self.now = now
+        self.channels = list(Channel.objects.filter(active=True))
+        self.inbox, self.outbox = [], []
+
+    def notify(self, *, users, title, text, link, key, team, region_id, bots_too):
+        from baton.notifications.models import Channel, Notification, OutboxMessage
+        from baton.notifications.services import _in_app
+
+        people = list({u.pk: u for u in users if u is not None and u.is_active}.values())
+        self.inbox += [Notification(recipient=u, title=title[:200], body=text, link=_in_app(link), key=key[:120],
+                                    created_at=self.now) for u in people]
+        if not bots_too:
+            return
+        for channel in self.channels:
+            if not ((channel.team_id is None and channel.region_id is None)
+                    or (team is not None and channel.team_id == team.pk)
+                    or (region_id is not None and channel.region_id == region_id and channel.team_id is None)):
+                continue
+            payload = {"title": title, "text": text, "link": link}
+            if channel.kind == Channel.Kind.EMAIL:
+                payload["to"] = sorted({u.email for u in people if u.email})
+                if not payload["to"]:
+                    continue
+            self.outbox.append(OutboxMessage(channel=channel, payload=payload, dedupe_key=f"{key}:{channel.pk}"[:200],
+                                             created_at=self.now, next_attempt_at=self.now))
+
+    def flush(self):
+        from baton.notifications.models import Notification, OutboxMessage
+
+        Notification.objects.bulk_create(self.inbox, ignore_conflicts=True, batch_size=2000)
+        OutboxMessage.objects.bulk_create(self.outbox, ignore_conflicts=True, batch_size=2000)
+        self.inbox, self.outbox = [], []
+
+
 def _fire(crossings, now) -> int:
     """Run the actions of newly recorded crossings. When one scan records several levels of one clock
     (the scanner was down), the warning is skipped: the higher level says more."""
@@ -204,11 +340,17 @@ def _fire(crossings, now) -> int:
         by_clock[(c.item_type, c.item_id, c.policy_id, c.cycle_start)].append(c)
     items = {}
     for target in (Target.LEADS, Target.OPPORTUNITIES):
-        ids = {c.item_id for c in crossings if c.item_type == target}
+        ids = sorted({c.item_id for c in crossings if c.item_type == target})
         if ids:
             model = spec_for(target).model
-            items[target] = model.objects.select_related("owner__manager", "owner__team__manager").in_bulk(ids)
+            items[target] = {}
+            for i in range(0, len(ids), 5000):
+                items[target].update(model.objects.select_related("owner__manager", "owner__team__manager")
+                                     .in_bulk(ids[i:i + 5000]))
     fired = 0
+    box = _Outbox(now)
+    ops = []
+    actions_of = {}
     with translation.override(settings.LANGUAGE_CODE):
         for group in by_clock.values():
             levels = {c.level for c in group}
@@ -218,13 +360,18 @@ def _fire(crossings, now) -> int:
                 item = items.get(c.item_type, {}).get(c.item_id)
                 if item is None:
                     continue
-                actions = next((a for lv, _p, a in c.policy.levels() if lv == c.level), [])
-                for action in actions:
+                if (c.policy_id, c.level) not in actions_of:
+                    actions_of[(c.policy_id, c.level)] = next(
+                        (a for lv, _p, a in c.policy.levels() if lv == c.level), [])
+                for action in actions_of[(c.policy_id, c.level)]:
                     try:
-                        _run_action(action, c, item, now)
+                        if action == "notify_ops" and not ops:
+                            ops = _ops_users() or [None]
+                        _run_action(action, c, item, now, box=box, ops=ops)
                         fired += 1
                     except Exception:  # one failing action must not stop the others
                         log.exception("SLA action %s failed for crossing %s", action, c.pk)
+        box.flush()
     return fired
 
 
@@ -243,27 +390,29 @@ def _describe(c, item, now) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def _run_action(action: str, c: SlaCrossing, item, now) -> None:
-    from baton.notifications.services import notify
-
+def _run_action(action: str, c: SlaCrossing, item, now, *, box: _Outbox, ops) -> None:
     owner = getattr(item, "owner", None)
-    title, text = _describe(c, item, now)
+    if getattr(c, "_described", None) is None:  # the owner's and the manager's message are the same text
+        c._described = _describe(c, item, now)
+    title, text = c._described
     team = owner.team if owner is not None and owner.team_id else None
-    region = getattr(item, "region", None)
+    region_id = getattr(item, "region_id", None)
     key = f"sla:{c.pk}:{action}"
+    if notify_step(action, c, item, box=box, title=title, text=text, link=_link(c), manager_of=_manager_of):
+        return  # the step names its recipients (baton.sla.recipients)
     if action == "notify_owner":
         if owner is not None:
-            notify(users=[owner], title=title, text=text, link=_link(c), key=key, team=team, region=region,
-                   bots_too=c.level != "warning")
+            box.notify(users=[owner], title=title, text=text, link=_link(c), key=key, team=team, region_id=region_id,
+                       bots_too=c.level != "warning")
     elif action == "notify_manager":
         manager = _manager_of(owner)
         if manager is not None:
             # The bots already got the owner's message for this crossing: the manager hears it in app/e-mail.
-            notify(users=[manager], title=title, text=text, link=_link(c), key=key, team=team, region=region,
-                   bots_too=owner is None)
+            box.notify(users=[manager], title=title, text=text, link=_link(c), key=key, team=team,
+                       region_id=region_id, bots_too=owner is None)
     elif action == "notify_ops":
-        notify(users=_ops_users(), title=title, text=text, link=_link(c), key=key, team=team, region=region,
-               bots_too=c.level != "warning")
+        box.notify(users=[u for u in ops if u is not None], title=title, text=text, link=_link(c), key=key,
+                   team=team, region_id=region_id, bots_too=c.level != "warning")
     elif action == "return_to_pool":
         if not _return_to_pool(c, item):
             _manager_task(c, item, title, text, now)
@@ -447,3 +596,78 @@ def sla_record_reason(*, item, actor, reason_code: str, note: str = "", source=C
             message += f" — {note}"
         record(item, actor=actor, source=source, action="event", message=message)
     return n
+
+
+# --- Settings: reason codes, report schedules, holidays; opportunity transfer --------------------------------
+
+
+def holiday_delete(*, actor, holiday: HolidayOverride, source=ChangeSource.UI) -> None:
+    from baton.core.services import delete_object
+
+    _require_admin(actor)
+    SlaPolicy.objects.filter(calendar=CalendarKind.WORKING_HOURS).update(scanned_until=None)
+    delete_object(holiday, actor=actor, source=source)
+
+
+def reason_code_create(*, actor, source=ChangeSource.UI, **data) -> SlaReasonCode:
+    _require_admin(actor)
+    return create_object(SlaReasonCode, actor=actor, source=source, data=data, check_scope=False)
+
+
+def reason_code_update(*, reason: SlaReasonCode, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_admin(actor)
+    return update_object(reason, actor=actor, source=source, data=data, check_scope=False)
+
+
+def schedule_create(*, actor, source=ChangeSource.UI, **data):
+    from .models import ReportSchedule
+
+    _require_admin(actor)
+    return create_object(ReportSchedule, actor=actor, source=source, data=data, check_scope=False)
+
+
+def schedule_update(*, schedule, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_admin(actor)
+    return update_object(schedule, actor=actor, source=source, data=data, check_scope=False)
+
+
+def cron_preview(cron: str, time_zone: str, *, now=None, n: int = 3) -> list:
+    """The next `n` run times of a cron expression in a time zone, after `now` (the injected clock)."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    local = (now or clock.now()).astimezone(ZoneInfo(time_zone))
+    it = croniter(cron, local)
+    return [it.get_next(type(local)) for _i in range(n)]
+
+
+def sla_transfer_opportunity(*, opportunity, actor, to_user, reason_code: str, note: str = "",
+                             source=ChangeSource.UI):
+    """One click on a deal's alert: give it to another owner (through `opportunity_update`, audited, in the
+    actor's scope) with a reassignment reason, and resolve its open alerts."""
+    from baton.assignment.services import reassign_reasons
+    from baton.opportunities.services import opportunity_update
+
+    reason = next((r for r in reassign_reasons() if r.code == reason_code), None)
+    errors = []
+    if reason is None:
+        errors.append(("reason_code", _("Choose a reason from the list.")))
+    if to_user is None or not to_user.is_active:
+        errors.append(("to", _("Choose the new owner.")))
+    elif to_user.pk == opportunity.owner_id:
+        errors.append(("to", _("The deal already belongs to %(u)s.") % {"u": to_user}))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    now = clock.now()
+    with transaction.atomic():
+        ids = list(open_crossings(opportunity).values_list("pk", flat=True))
+        opportunity_update(opportunity=opportunity, actor=actor, source=source, owner=to_user)
+        message = _("Transferred to %(to)s: %(reason)s") % {"to": to_user, "reason": reason.label}
+        if ids:
+            message += " — " + _("SLA alert resolved: %(policies)s") % {"policies": _policy_names(ids)}
+            _close(ids, now, f"transferred:{reason.code}")
+        if note:
+            message += f" — {note}"
+        record(opportunity, actor=actor, source=source, action="event", message=message)
+    return opportunity

@@ -164,8 +164,17 @@ def transfer(request):
     kind, _sep, pk = request.POST.get("to", "").partition(":")
     to_user = User.objects.filter(pk=pk, is_active=True).first() if kind == "user" and pk.isdigit() else None
     pool = Pool.objects.filter(pk=pk, active=True).first() if kind == "pool" and pk.isdigit() else None
-    if not isinstance(item, services.spec_for(Target.LEADS).model):
-        messages.error(request, _("Only leads can be transferred from here."))
+    if not isinstance(item, services.spec_for(Target.LEADS).model):  # a deal: a new owner, with a reason
+        if not _can_transfer(request.user):
+            raise Http404()
+        try:
+            services.sla_transfer_opportunity(opportunity=item, actor=request.user, to_user=to_user,
+                                              reason_code=request.POST.get("reason_code", ""),
+                                              note=request.POST.get("note", "")[:500])
+        except DomainError as exc:
+            messages.error(request, "; ".join(str(m) for _f, m in exc.errors) or str(exc.message))
+        else:
+            messages.success(request, _("%(item)s was transferred to %(user)s.") % {"item": item, "user": to_user})
         return HttpResponseRedirect(back)
     try:
         a = services.sla_transfer(lead=item, actor=request.user, reason_code=request.POST.get("reason_code", ""),
@@ -233,3 +242,231 @@ def report_excel(request, pk):
 
 def badge_html(state: str, text: str):
     return format_html('<span class="badge bg-{}-lt">{}</span>', STATE_COLOURS.get(state, "secondary"), text)
+
+
+# --- Settings: policies, holidays, reason codes, report schedules (ops and superusers) -----------------------
+
+
+def _settings_admin(request):
+    from django.core.exceptions import PermissionDenied
+
+    if not (request.user.is_superuser or request.user.has_role("ops")):
+        raise PermissionDenied()
+
+
+def _get(model, pk):
+    obj = model.objects.filter(pk=pk).first()
+    if obj is None:
+        raise Http404()
+    return obj
+
+
+def condition_summary(condition, depth: int = 0) -> str:
+    """A short reading of a condition: grade = A and (source in [web, fair])."""
+    if not condition:
+        return _("every item")
+    if "not" in condition:
+        return _("not (%(c)s)") % {"c": condition_summary(condition["not"], depth + 1)}
+    for mode, word in (("all", _(" and ")), ("any", _(" or "))):
+        if isinstance(condition.get(mode), list):
+            text = word.join(condition_summary(c, depth + 1) for c in condition[mode]) or _("every item")
+            return f"({text})" if depth and len(condition[mode]) > 1 else text
+    if "field" in condition:
+        value = condition.get("value")
+        value = ", ".join(map(str, value)) if isinstance(value, list) else value
+        return f"{condition['field']} {condition.get('op', '')} {value if value is not None else ''}".strip()
+    return "…"
+
+
+def _event_choices():
+    from .models import EVENTS
+
+    return {t: {"start": sorted(starts), "stop": sorted(stops)} for t, (starts, stops) in EVENTS.items()}
+
+
+@login_required
+def policy_list(request):
+    _settings_admin(request)
+    policies = list(SlaPolicy.objects.order_by("target", "name"))
+    for p in policies:
+        p.condition_text = condition_summary(p.condition)
+        p.duration_text = duration(p.target_seconds)
+    return render(request, "sla/settings/policy_list.html", {"policies": policies})
+
+
+@login_required
+def policy_edit(request, pk=None):
+    import json
+
+    from baton.core.views_generic import apply_domain_error
+    from baton.notifications.models import Channel
+    from baton.org.models import Role, User
+
+    from .forms import PolicyForm
+    from .models import ACTIONS
+
+    _settings_admin(request)
+    policy = _get(SlaPolicy, pk) if pk is not None else None
+    if request.method == "POST":
+        form = PolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                if policy is None:
+                    policy = services.policy_create(actor=request.user, **form.service_data())
+                    messages.success(request, _("%(name)s was created.") % {"name": policy})
+                else:
+                    services.policy_update(policy=policy, actor=request.user, **form.service_data())
+                    messages.success(request, _("%(name)s was saved.") % {"name": policy})
+            except DomainError as exc:
+                exc.errors = [("hours" if f == "target_seconds" else f, m) for f, m in exc.errors]
+                apply_domain_error(form, exc)
+            else:
+                return HttpResponseRedirect(reverse("sla:policy_edit", args=[policy.pk]))
+    else:
+        initial = PolicyForm.initial_for(policy)
+        if policy is None and request.GET.get("target") in Target.values:
+            initial["target"] = request.GET["target"]
+            initial["start_event"], initial["stop_event"] = ("created", "assigned") \
+                if initial["target"] == Target.LEADS else ("stage_entered", "stage_left")
+        form = PolicyForm(initial=initial)
+    target = form["target"].value() or Target.LEADS
+
+    def _load(name, default):
+        try:
+            return json.loads(form[name].value() or default)
+        except (TypeError, ValueError):
+            return json.loads(default)
+
+    labels = {"notify_owner": _("notify the owner"), "notify_manager": _("notify the owner's manager"),
+              "notify_ops": _("notify ops"), "notify_channel": _("notify group bots"),
+              "return_to_pool": _("return the lead to its pool"), "manager_task": _("open a task for the manager")}
+    options = {
+        "actions": [[a, labels.get(a, a)] for a in sorted(ACTIONS, key=list(labels).index)],
+        "roles": [[r.code, str(r)] for r in Role.objects.order_by("code")],
+        "users": [[u.pk, str(u)] for u in User.objects.filter(is_active=True).order_by("username")],
+        "channels": [[c.pk, f"{c.name} ({c.get_kind_display()})"] for c in Channel.objects.order_by("name")],
+        "events": _event_choices(),
+    }
+    return render(request, "sla/settings/policy_form.html", {
+        "form": form, "policy": policy, "title": policy.name if policy else _("New SLA policy"),
+        "cb_input": "condition", "cb_model": "lead" if target == Target.LEADS else "opportunity",
+        "cb_value_json": json.dumps(_load("condition", "{}"), ensure_ascii=False),
+        "steps_json": json.dumps(_load("escalation", "[]"), ensure_ascii=False),
+        "options_json": json.dumps(options, ensure_ascii=False), "target": target,
+    })
+
+
+@login_required
+def holidays(request):
+    from baton.core.views_generic import apply_domain_error
+
+    from .forms import HolidayForm
+
+    _settings_admin(request)
+    form = HolidayForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.holiday_set(actor=request.user, day=form.cleaned_data["date"],
+                                 is_workday=form.cleaned_data["is_workday"], name=form.cleaned_data["name"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("%(d)s was saved.") % {"d": form.cleaned_data["date"]})
+            return HttpResponseRedirect(reverse("sla:holidays"))
+    return render(request, "sla/settings/holidays.html", {
+        "form": form, "holidays": HolidayOverride.objects.order_by("-date")})
+
+
+@login_required
+@require_POST
+def holiday_delete(request, pk):
+    _settings_admin(request)
+    services.holiday_delete(actor=request.user, holiday=_get(HolidayOverride, pk))
+    return HttpResponseRedirect(reverse("sla:holidays"))
+
+
+@login_required
+def reason_list(request):
+    from .models import SlaReasonCode
+
+    _settings_admin(request)
+    services.sla_reason_codes()  # the shipped ones, the first time
+    return render(request, "sla/settings/reason_list.html", {"reasons": SlaReasonCode.objects.order_by("code")})
+
+
+def _edit_page(request, *, form_class, obj, create, update, arg, back, title, template="sla/settings/form.html",
+               extra=None):
+    from baton.core.views_generic import apply_domain_error
+
+    if request.method == "POST":
+        form = form_class(request.POST, instance=obj, user=request.user)
+        if form.is_valid():
+            try:
+                if obj is None:
+                    obj = create(actor=request.user, **form.cleaned_data)
+                    messages.success(request, _("%(name)s was created.") % {"name": obj})
+                else:
+                    update(**{arg: obj}, actor=request.user, **form.cleaned_data)
+                    messages.success(request, _("%(name)s was saved.") % {"name": obj})
+            except DomainError as exc:
+                apply_domain_error(form, exc)
+            else:
+                return HttpResponseRedirect(reverse(back))
+    else:
+        form = form_class(instance=obj, user=request.user)
+    return render(request, template, {"form": form, "obj": obj, "title": title, "back": reverse(back),
+                                      **(extra(form) if extra else {})})
+
+
+@login_required
+def reason_edit(request, pk=None):
+    from .forms import ReasonCodeForm
+    from .models import SlaReasonCode
+
+    _settings_admin(request)
+    obj = _get(SlaReasonCode, pk) if pk is not None else None
+    return _edit_page(request, form_class=ReasonCodeForm, obj=obj, create=services.reason_code_create,
+                      update=services.reason_code_update, arg="reason", back="sla:reasons",
+                      title=obj.label if obj else _("New reason code"))
+
+
+def _preview(cron: str, time_zone: str) -> dict:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    cron = " ".join((cron or "").split())
+    if not cron or not croniter.is_valid(cron) or len(cron.split()) != 5:
+        return {"preview_error": _("Not a valid cron expression (minute hour day month weekday).")}
+    try:
+        ZoneInfo(time_zone or "")
+    except (ZoneInfoNotFoundError, ValueError):
+        return {"preview_error": _("Unknown time zone.")}
+    return {"preview": services.cron_preview(cron, time_zone), "preview_tz": time_zone}
+
+
+@login_required
+def schedule_list(request):
+    _settings_admin(request)
+    return render(request, "sla/settings/schedule_list.html", {
+        "schedules": ReportSchedule.objects.prefetch_related("recipients", "channels").order_by("name")})
+
+
+@login_required
+def schedule_edit(request, pk=None):
+    from .forms import ScheduleForm
+
+    _settings_admin(request)
+    obj = _get(ReportSchedule, pk) if pk is not None else None
+    return _edit_page(request, form_class=ScheduleForm, obj=obj, create=services.schedule_create,
+                      update=services.schedule_update, arg="schedule", back="sla:schedules",
+                      title=obj.name if obj else _("New report schedule"), template="sla/settings/schedule_form.html",
+                      extra=lambda form: _preview(form["cron"].value() or "", form["time_zone"].value() or ""))
+
+
+@login_required
+def schedule_preview(request):
+    """The next three run times of the cron expression being typed (htmx)."""
+    _settings_admin(request)
+    return render(request, "sla/settings/partials/cron_preview.html",
+                  _preview(request.GET.get("cron", ""), request.GET.get("time_zone", "")))
