@@ -20,6 +20,7 @@ from django.db.models import UniqueConstraint
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from ninja import NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -175,7 +176,7 @@ def error_response(api, request, status: int, detail, errors=()):
 _CHOICE_MSG = "Select a valid choice. That choice is not one of the available choices."
 _MESSAGES = {
     "missing": "This field is required.",
-    "extra_forbidden": "Unknown field.",
+    "extra_forbidden": gettext_noop("Unknown field."),  # not in Django's catalogue: ours
     "int_parsing": "Enter a whole number.",
     "int_type": "Enter a whole number.",
     "int_from_float": "Enter a whole number.",
