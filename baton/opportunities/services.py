@@ -322,3 +322,170 @@ def skip_review_reject(*, review: StageSkipReview, actor, note="", source=Change
             opportunity_update(opportunity=opportunity, actor=actor, source=source, stage=review.from_stage)
         _close_task(review, actor, source)
     return review
+
+
+# --- pipelines and stages: configuration (ops) ------------------------------------------------------------
+
+def _require_ops(actor):
+    """Editing pipelines, stages and gates is for ops (and superusers); system writes (actor None) pass."""
+    from baton.core.errors import PermissionDenied
+
+    if actor is not None and not (actor.is_superuser or actor.has_role("ops")):
+        raise PermissionDenied(_("Only ops may change pipelines, stages and gates."))
+
+
+def pipeline_create(*, actor, source=ChangeSource.UI, stages=None, **data) -> Pipeline:
+    """A new pipeline, with `stages` (list of stage dicts, in order) if given; errors on a stage name it as
+    `stages.<i>.<field>`."""
+    _require_ops(actor)
+    with transaction.atomic():
+        if data.get("is_default"):
+            Pipeline.objects.filter(is_default=True).update(is_default=False)
+        pipeline = create_object(Pipeline, actor=actor, source=source, data=data, check_scope=False)
+        for i, spec in enumerate(stages or []):
+            try:
+                stage_create(pipeline=pipeline, actor=actor, source=source, **{**spec, "position": i})
+            except ValidationFailed as exc:
+                raise ValidationFailed(exc.message, errors=[(f"stages.{i}.{f}" if f else f"stages.{i}", m)
+                                                            for f, m in exc.errors]) from exc
+    return pipeline
+
+
+def pipeline_update(*, pipeline: Pipeline, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_ops(actor)
+    with transaction.atomic():
+        if data.get("is_default") and not pipeline.is_default:
+            Pipeline.objects.exclude(pk=pipeline.pk).filter(is_default=True).update(is_default=False)
+        return update_object(pipeline, actor=actor, source=source, data=data, check_scope=False)
+
+
+_DWELL_KEYS = ("max_dwell_days", "handbook_url")
+
+
+def _dwell_set(stage, dwell, actor, source):
+    if dwell:
+        from baton.process.services import dwell_rule_set
+
+        try:
+            dwell_rule_set(stage=stage, actor=actor, source=source,
+                           max_business_days=dwell.get("max_dwell_days"), handbook_url=dwell.get("handbook_url"))
+        except ValidationFailed as exc:  # the rule's field names, as the stage's editor calls them
+            names = {"max_business_days": "max_dwell_days"}
+            raise ValidationFailed(exc.message, errors=[(names.get(f, f), m) for f, m in exc.errors]) from exc
+
+
+def stage_create(*, pipeline: Pipeline, actor, source=ChangeSource.UI, **data) -> Stage:
+    """Add a stage at the end of the pipeline (or at `position`); `max_dwell_days` / `handbook_url` set the
+    stage's dwell rule (process app)."""
+    _require_ops(actor)
+    dwell = {k: data.pop(k) for k in _DWELL_KEYS if k in data}
+    with transaction.atomic():
+        if data.get("position") is None:
+            last = pipeline.stages.order_by("-position").values_list("position", flat=True).first()
+            data["position"] = 0 if last is None else last + 1
+        stage = create_object(Stage, actor=actor, source=source, data={**data, "pipeline": pipeline},
+                              check_scope=False)
+        _dwell_set(stage, dwell, actor, source)
+    return stage
+
+
+def _rename_stage_triggers(old: str, new: str, actor, source):
+    """Required-action triggers name stages (`stage_entered:<name>`); a rename carries them along."""
+    from baton.process.models import ActionTemplate
+
+    if Stage.objects.filter(name=old).exists():
+        return  # another pipeline still has a stage of the old name: its triggers stay valid
+    for template in ActionTemplate.objects.filter(trigger_event__in=[f"stage_entered:{old}", f"before_stage:{old}"]):
+        kind = template.trigger_event.partition(":")[0]
+        update_object(template, actor=actor, source=source, check_scope=False,
+                      data={"trigger_event": f"{kind}:{new}"})
+
+
+def stage_update(*, stage: Stage, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_ops(actor)
+    dwell = {k: data.pop(k) for k in _DWELL_KEYS if k in data}
+    old_name = stage.name
+    with transaction.atomic():
+        data.pop("pipeline", None)
+        changes = update_object(stage, actor=actor, source=source, data=data, check_scope=False)
+        if "name" in changes:
+            _rename_stage_triggers(old_name, stage.name, actor, source)
+        _dwell_set(stage, dwell, actor, source)
+    return changes
+
+
+def stage_reorder(*, pipeline: Pipeline, stage_ids: list[int], actor, source=ChangeSource.UI) -> list[Stage]:
+    """Put the pipeline's stages in the order of `stage_ids` (every stage of the pipeline, once)."""
+    from baton.core.models import AuditEntry
+
+    _require_ops(actor)
+    stages = {s.pk: s for s in pipeline.stages.all()}
+    try:
+        ids = [int(i) for i in stage_ids]
+    except (TypeError, ValueError):
+        ids = []
+    if sorted(ids) != sorted(stages):
+        raise ValidationFailed(errors=[("stage_ids", _("List every stage of the pipeline exactly once."))])
+    with transaction.atomic():
+        before = [stages[pk].name for pk in sorted(stages, key=lambda pk: stages[pk].position)]
+        # Two passes: positions are unique per pipeline, so park them out of the way first.
+        for i, pk in enumerate(ids):
+            Stage.objects.filter(pk=pk).update(position=10000 + i)
+        for i, pk in enumerate(ids):
+            Stage.objects.filter(pk=pk).update(position=i)
+            stages[pk].position = i
+        after = [stages[pk].name for pk in ids]
+        if before != after:
+            record(pipeline, actor=actor, source=source, action=AuditEntry.Action.UPDATE,
+                   changes={"stages": [before, after]}, message=_("Stages reordered"))
+    return [stages[pk] for pk in ids]
+
+
+def stage_shift(*, stage: Stage, offset: int, actor, source=ChangeSource.UI) -> list[Stage]:
+    """Move a stage up (-1) or down (+1) one place."""
+    ids = list(stage.pipeline.stages.order_by("position").values_list("pk", flat=True))
+    i = ids.index(stage.pk)
+    j = i + offset
+    if 0 <= j < len(ids):
+        ids[i], ids[j] = ids[j], ids[i]
+    return stage_reorder(pipeline=stage.pipeline, stage_ids=ids, actor=actor, source=source)
+
+
+def stage_delete(*, stage: Stage, actor, source=ChangeSource.UI) -> None:
+    """Delete a stage no deal is in and none has passed through (its history would lose its meaning)."""
+    from django.db.models import Q
+
+    _require_ops(actor)
+    in_it = Opportunity.objects.filter(stage=stage).count()
+    if in_it:
+        raise ValidationFailed(_("This stage cannot be deleted."), errors=[("stage", _(
+            "%(n)s deal(s) are in “%(stage)s”: move them to another stage first.") % {
+            "n": in_it, "stage": stage.name})], code="stage_in_use")
+    history = StageChange.objects.filter(Q(from_stage=stage) | Q(to_stage=stage)).values("opportunity").distinct()
+    if history.exists() or StageSkipReview.objects.filter(Q(from_stage=stage) | Q(to_stage=stage)).exists():
+        raise ValidationFailed(_("This stage cannot be deleted."), errors=[("stage", _(
+            "%(n)s deal(s) have passed through “%(stage)s” and their stage history names it: rename it "
+            "instead.") % {"n": history.count(), "stage": stage.name})], code="stage_in_use")
+    delete_object(stage, actor=actor, source=source)
+
+
+def evidence_upload(*, opportunity: Opportunity, file, actor, requirement_id=None, kind: str = "",
+                    source=ChangeSource.UI) -> StageEvidence:
+    """Upload evidence for a requirement named by id, or by attachment kind: then the first evidence
+    requirement of that kind ahead of the deal (or in its stage) that applies and is still unmet."""
+    from baton.opportunities.gates import _applies, requirement_status
+
+    if requirement_id in (None, ""):
+        if not kind:
+            raise ValidationFailed(errors=[("requirement", _("Name the requirement (id) or the evidence kind."))])
+        candidates = [r for r in StageRequirement.objects.filter(
+            stage__pipeline=opportunity.pipeline_id, kind=StageRequirement.Kind.EVIDENCE, attachment_kind=kind,
+            stage__position__gte=opportunity.stage.position).exclude(stage__kind=Stage.Kind.LOST)
+            .select_related("stage").order_by("stage__position", "position", "id") if _applies(r, opportunity)]
+        if not candidates:
+            raise ValidationFailed(errors=[("kind", _(
+                "No requirement of the deal's current or next stages asks for this kind of evidence."))])
+        unmet = [r for r in candidates if not requirement_status(r, opportunity)[0]]
+        requirement_id = (unmet or candidates)[0].pk
+    return evidence_attach(opportunity=opportunity, requirement_id=requirement_id, file=file, actor=actor,
+                           source=source)

@@ -1,5 +1,10 @@
+import copy
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -13,8 +18,8 @@ from baton.core import views_generic as g
 from baton.core.errors import DomainError, NotFound
 from baton.opportunities import gates, selectors, services
 from baton.opportunities.filtersets import OpportunityFilterSet
-from baton.opportunities.forms import OpportunityForm
-from baton.opportunities.models import Opportunity, Pipeline, Stage, StageSkipReview
+from baton.opportunities.forms import OpportunityForm, PipelineForm, StageForm, StageRequirementForm
+from baton.opportunities.models import Opportunity, Pipeline, Stage, StageRequirement, StageSkipReview
 
 BOARD_OPEN_LIMIT = 100  # cards per open column (the column header shows the full count)
 BOARD_CLOSED_LIMIT = 20
@@ -203,3 +208,203 @@ def board_default(request):
     from baton.opportunities.services import pipeline_ensure_default
 
     return redirect("opportunities:board", pipeline_id=pipeline_ensure_default().pk)
+
+
+# --- settings: pipelines, stages and gates (ops) ----------------------------------------------------------
+
+def _ops(request):
+    if not (request.user.is_superuser or request.user.has_role("ops")):
+        raise DjangoPermissionDenied()
+
+
+def _dwell_rules(stages) -> dict:
+    from baton.process.models import StageDwellRule
+
+    return {r.stage_id: r for r in StageDwellRule.objects.filter(stage__in=stages)}
+
+
+@login_required
+def pipeline_settings(request):
+    """/opportunities/settings/pipelines/: every pipeline with its stages, and a form for a new one."""
+    _ops(request)
+    form = PipelineForm(data=request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pipeline = services.pipeline_create(actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            g.apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("%(name)s was created.") % {"name": pipeline})
+            return redirect("opportunities:pipeline_settings_edit", pk=pipeline.pk)
+    pipelines = list(Pipeline.objects.prefetch_related("stages"))
+    counts = dict(Opportunity.objects.order_by().values("pipeline").annotate(n=Count("id"))
+                  .values_list("pipeline", "n"))
+    return render(request, "opportunities/settings/pipelines.html", {
+        "title": _("Pipelines & gates"), "section": "settings", "form": form,
+        "pipelines": [{"pipeline": p, "stages": sorted(p.stages.all(), key=lambda s: s.position),
+                       "deals": counts.get(p.pk, 0)} for p in pipelines],
+    })
+
+
+@login_required
+def pipeline_settings_edit(request, pk):
+    """One pipeline: rename it, and its stages in order (add, edit, reorder, delete)."""
+    _ops(request)
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    op = request.POST.get("op") if request.method == "POST" else None
+    form = PipelineForm(data=request.POST if op == "rename" else None, instance=copy.copy(pipeline),
+                        user=request.user)
+    stage_form = StageForm(data=request.POST if op == "add_stage" else None, prefix="stage", user=request.user,
+                           initial={"kind": Stage.Kind.OPEN, "color": "blue", "probability": 10})
+    if op == "rename" and form.is_valid():
+        try:
+            services.pipeline_update(pipeline=pipeline, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            g.apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("%(name)s was saved.") % {"name": pipeline})
+            return redirect("opportunities:pipeline_settings_edit", pk=pk)
+    if op == "add_stage" and stage_form.is_valid():
+        try:
+            stage = services.stage_create(pipeline=pipeline, actor=request.user, **stage_form.cleaned_data)
+        except DomainError as exc:
+            g.apply_domain_error(stage_form, exc)
+        else:
+            messages.success(request, _("%(name)s was created.") % {"name": stage})
+            return redirect("opportunities:pipeline_settings_edit", pk=pk)
+    stages = list(pipeline.stages.order_by("position"))
+    dwell = _dwell_rules(stages)
+    deals = gates.stage_counts_for(Opportunity.objects.filter(pipeline=pipeline))
+    reqs = dict(StageRequirement.objects.filter(stage__in=stages).order_by().values("stage")
+                .annotate(n=Count("id")).values_list("stage", "n"))
+    return render(request, "opportunities/settings/pipeline.html", {
+        "title": pipeline.name, "section": "settings", "pipeline": pipeline, "form": form,
+        "stage_form": stage_form,
+        "stages": [{"stage": s, "dwell": dwell.get(s.pk), "deals": deals.get(s.pk, 0), "requirements": reqs.get(s.pk, 0),
+                    "first": i == 0, "last": i == len(stages) - 1} for i, s in enumerate(stages)],
+    })
+
+
+@login_required
+def stage_settings(request, pk):
+    """One stage: its settings (incl. dwell rule) and its gate (entry requirements)."""
+    _ops(request)
+    stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=pk)
+    rule = _dwell_rules([stage]).get(stage.pk)
+    initial = {"max_dwell_days": rule.max_business_days if rule else None,
+               "handbook_url": rule.handbook_url if rule else ""}
+    form = StageForm(data=request.POST or None, instance=copy.copy(stage), initial=initial, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.stage_update(stage=stage, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            g.apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("%(name)s was saved.") % {"name": stage})
+            return redirect("opportunities:stage_settings", pk=pk)
+    return render(request, "opportunities/settings/stage.html", {
+        "title": stage.name, "section": "settings", "stage": stage, "pipeline": stage.pipeline, "form": form,
+        "requirements": list(stage.requirements.order_by("position", "id")),
+        "deals": Opportunity.objects.filter(stage=stage).count(),
+    })
+
+
+@login_required
+@require_POST
+def stage_shift(request, pk, direction):
+    _ops(request)
+    stage = get_object_or_404(Stage, pk=pk)
+    if direction not in ("up", "down"):
+        raise Http404()
+    try:
+        services.stage_shift(stage=stage, offset=-1 if direction == "up" else 1, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("opportunities:pipeline_settings_edit", pk=stage.pipeline_id)
+
+
+@login_required
+@require_POST
+def stage_reorder(request, pk):
+    """Drag-and-drop order: `stage` repeated, every stage id of the pipeline in the new order."""
+    _ops(request)
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    try:
+        services.stage_reorder(pipeline=pipeline, stage_ids=request.POST.getlist("stage"), actor=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("opportunities:pipeline_settings_edit", pk=pk)
+
+
+@login_required
+@require_POST
+def stage_delete(request, pk):
+    _ops(request)
+    stage = get_object_or_404(Stage, pk=pk)
+    try:
+        services.stage_delete(stage=stage, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("%(name)s was deleted.") % {"name": stage.name})
+    return redirect("opportunities:pipeline_settings_edit", pk=stage.pipeline_id)
+
+
+@login_required
+def requirement_edit(request, stage_pk=None, pk=None):
+    """Add (under a stage) or edit one entry requirement, with the condition builder for conditional ones."""
+    _ops(request)
+    requirement = None
+    if pk is not None:
+        requirement = get_object_or_404(StageRequirement.objects.select_related("stage__pipeline"), pk=pk)
+        stage = requirement.stage
+    else:
+        stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=stage_pk)
+    form = StageRequirementForm(data=request.POST or None, user=request.user,
+                                instance=copy.copy(requirement) if requirement else None,
+                                initial=None if requirement else {"kind": StageRequirement.Kind.EVIDENCE,
+                                                                  "min_count": 1, "condition": "{}"})
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            if requirement is None:
+                data.setdefault("position", stage.requirements.count())
+                services._require_ops(request.user)
+                requirement = services.stage_requirement_create(actor=request.user, stage=stage, **data)
+                messages.success(request, _("%(name)s was created.") % {"name": requirement})
+            else:
+                services._require_ops(request.user)
+                services.stage_requirement_update(requirement=requirement, actor=request.user, **data)
+                messages.success(request, _("%(name)s was saved.") % {"name": requirement})
+        except DomainError as exc:
+            g.apply_domain_error(form, exc)
+        else:
+            return redirect("opportunities:stage_settings", pk=stage.pk)
+    raw = form["condition"].value() or "{}"
+    try:
+        condition = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    except ValueError:
+        condition = {}
+    return render(request, "opportunities/settings/requirement_form.html", {
+        "title": requirement.label if requirement else _("New requirement"), "section": "settings",
+        "form": form, "stage": stage, "pipeline": stage.pipeline, "requirement": requirement,
+        "cb_input": "condition", "cb_model": "opportunity",
+        "cb_value_json": json.dumps(condition if isinstance(condition, dict) else {}, ensure_ascii=False),
+        "cb_empty_text": _("No conditions: the requirement applies to every deal."),
+    })
+
+
+@login_required
+@require_POST
+def requirement_delete(request, pk):
+    _ops(request)
+    requirement = get_object_or_404(StageRequirement, pk=pk)
+    stage_id = requirement.stage_id
+    try:
+        services._require_ops(request.user)
+        services.stage_requirement_delete(requirement=requirement, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("%(name)s was deleted.") % {"name": requirement.label})
+    return redirect("opportunities:stage_settings", pk=stage_id)

@@ -663,3 +663,43 @@ def risk_strategy_create(*, actor, source=ChangeSource.UI, **data) -> RiskStrate
     _require_admin(actor)
     return create_object(RiskStrategy, actor=actor, source=source, data=data, check_scope=False)
 
+
+
+def template_create(*, actor, source=ChangeSource.UI, **data) -> ActionTemplate:
+    """A custom required action (the golden six are shipped; ops add their own)."""
+    _require_admin(actor)
+    if data.get("position") is None:
+        last = ActionTemplate.objects.order_by("-position").values_list("position", flat=True).first()
+        data["position"] = 0 if last is None else last + 1
+    return create_object(ActionTemplate, actor=actor, source=source, data=data, check_scope=False)
+
+
+def risk_strategy_update(*, strategy: RiskStrategy, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_admin(actor)
+    return update_object(strategy, actor=actor, source=source, data=data, check_scope=False)
+
+
+def risk_strategy_delete(*, strategy: RiskStrategy, actor, source=ChangeSource.UI) -> None:
+    """Delete a strategy; actions that chose it keep their copy of it (stored in their result)."""
+    from baton.core.services import delete_object
+
+    _require_admin(actor)
+    delete_object(strategy, actor=actor, source=source)
+
+
+def dwell_rule_set(*, stage, max_business_days, handbook_url="", actor, source=ChangeSource.UI):
+    """Set (or, with no maximum, remove) the stage's dwell rule. Returns the rule or None."""
+    from baton.core.services import delete_object
+
+    _require_admin(actor)
+    rule = StageDwellRule.objects.filter(stage=stage).first()
+    if max_business_days in (None, ""):
+        if rule is not None:
+            delete_object(rule, actor=actor, source=source)
+        return None
+    data = {"max_business_days": max_business_days, "handbook_url": handbook_url or "", "active": True}
+    if rule is None:
+        return create_object(StageDwellRule, actor=actor, source=source, data={"stage": stage, **data},
+                             check_scope=False)
+    update_object(rule, actor=actor, source=source, data=data, check_scope=False)
+    return rule
