@@ -28,6 +28,9 @@ def install_defaults() -> dict:
         out["sla_policies"] = sla_install_defaults()
         out["report_schedules"] = report_install_defaults()
         out["process"] = process_install_defaults()
+        from baton.reports.anomalies import install_defaults as anomaly_rules_install_defaults
+
+        out["anomaly_rules"] = anomaly_rules_install_defaults()
         out["script_packs"] = scripts_install_defaults()
         out["import_presets"] = presets_install()
     return out

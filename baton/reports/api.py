@@ -251,3 +251,43 @@ def held_correct(request, held_id: int, payload: CorrectIn):
     held = selectors.held_get(user=request.auth, pk=held_id)
     return services.held_correct(held=held, actor=request.auth, source=ChangeSource.API, note=payload.note,
                                  parts=[p.dict() for p in payload.parts])
+
+
+class LightOut(Schema):
+    id: int
+    rule: str
+    name: str
+    key: str
+    label: str
+    level: str
+    current: float | None
+    previous: float | None
+    change_pct: float | None
+    cause: str
+    detail: dict[str, Any]
+    evaluated_at: datetime
+
+
+def _light(x):
+    return {"id": x.pk, "rule": x.rule.key, "name": x.rule.name, "key": x.key, "label": x.label, "level": x.level,
+            "current": x.current, "previous": x.previous, "change_pct": x.change_pct, "cause": x.cause,
+            "detail": x.detail, "evaluated_at": x.evaluated_at}
+
+
+@router.post("/anomalies/evaluate", response=responses(200, list[LightOut]),
+             summary="Evaluate the anomaly lights now (managers, directors, ops)")
+def anomalies_evaluate(request):
+    from baton.core.errors import PermissionDenied
+    from baton.reports import anomalies
+
+    u = request.auth
+    if not (u.is_superuser or u.has_role("ops") or u.has_role("director") or u.has_role("manager")):
+        raise PermissionDenied()
+    return [_light(x) for x in anomalies.evaluate()]
+
+
+@router.get("/anomalies", response=responses(200, list[LightOut]), summary="The current anomaly lights")
+def anomalies_current(request):
+    from baton.reports import anomalies
+
+    return [_light(x) for x in anomalies.current_lights()]

@@ -16,3 +16,17 @@ def analytics_sync_every_minute():
 @lock_task("analytics-sync")
 def analytics_sync_now(triggered_by: str = "user", full: bool = False):
     services.analytics_refresh(triggered_by=triggered_by, full=full)
+
+
+@db_periodic_task(crontab(hour="7", minute="30"))
+@lock_task("anomaly-lights")
+def anomaly_lights_daily():
+    from baton.reports import anomalies
+
+    anomalies.evaluate()
+
+
+@db_periodic_task(crontab(minute="*/15"))
+@lock_task("large-contract-guard")
+def large_contract_guard_scan():
+    services.guard_scan_signed()
