@@ -1,7 +1,8 @@
 from django.db import connection
+from django.db.models import Count, Max
 
 from baton.capture import dedupe
-from baton.capture.models import DedupePolicy
+from baton.capture.models import DedupePolicy, IntakeForm, IntakeSubmission
 from baton.core import scoping
 from baton.leads.models import Lead, LeadStatus
 
@@ -82,3 +83,18 @@ def flagged_duplicates(*, user):
     qs = (Lead.objects.filter(duplicate_of__isnull=False).exclude(status=LeadStatus.DISQUALIFIED)
           .select_related("duplicate_of", "owner", "duplicate_of__owner").order_by("-created_at", "-id"))
     return scoping.restrict(qs, user, "change")
+
+
+def dedupe_policies():
+    """Every de-duplication policy, the default (no source) first. Configuration: ops pages only."""
+    return DedupePolicy.objects.order_by("source")
+
+
+def intake_forms():
+    """Every intake form with its submission count and the time of its last submission."""
+    return IntakeForm.objects.annotate(submission_count=Count("submissions"),
+                                       last_received=Max("submissions__received_at")).order_by("name")
+
+
+def intake_recent_submissions(form: IntakeForm, n: int = 20):
+    return list(IntakeSubmission.objects.filter(form=form).select_related("lead").order_by("-received_at", "-id")[:n])

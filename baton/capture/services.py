@@ -1,5 +1,6 @@
 """Lead capture: de-duplicate on the way in, merge or flag, and the review of flagged duplicates."""
 
+import re
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -8,12 +9,12 @@ from django.utils.translation import gettext as _
 
 from baton.activities.models import Activity
 from baton.activities.services import activity_create
-from baton.capture.models import DedupePolicy
+from baton.capture.models import DedupePolicy, IntakeForm
 from baton.capture.selectors import lead_find_duplicates, policy_for
 from baton.core import scoping
-from baton.core.errors import ValidationFailed
+from baton.core.errors import PermissionDenied, ValidationFailed
 from baton.core.models import ChangeSource
-from baton.core.services import update_object
+from baton.core.services import create_object, delete_object, update_object
 from baton.leads.models import Lead, LeadStatus
 from baton.leads.services import lead_create, lead_update
 
@@ -144,3 +145,125 @@ def duplicate_dismiss(*, lead: Lead, actor, source=ChangeSource.UI) -> None:
     lead_update(lead=lead, actor=actor, source=source, duplicate_of=None,
                 message=_("Duplicate flag dismissed"))
 
+
+
+# --- Settings: de-duplication policies and intake forms (sales ops) ----------------------------------------
+
+
+def _require_ops(actor):
+    """Only sales ops (and superusers, and the system itself) configure capture."""
+    if actor is None or actor.is_superuser or actor.has_role("ops"):
+        return
+    raise PermissionDenied(_("Only sales ops can configure lead capture."))
+
+
+def _policy_data(data: dict) -> dict:
+    """Service keywords → model fields (`lead_source` is the policy's source: `source` names the channel
+    of the change, as everywhere)."""
+    out = {k: v for k, v in data.items() if k in ("action", "fuzzy_threshold", "active")}
+    if "lead_source" in data:
+        out["source"] = data["lead_source"] or ""
+    unknown = set(data) - {"action", "fuzzy_threshold", "active", "lead_source"}
+    if unknown:
+        raise ValidationFailed(errors=[(k, _("This cannot be changed here.")) for k in sorted(unknown)])
+    threshold = out.get("fuzzy_threshold")
+    if threshold is not None and not (isinstance(threshold, int) and 50 <= threshold <= 100):
+        raise ValidationFailed(errors=[("fuzzy_threshold", _("The similarity threshold must be between 50 and "
+                                                             "100."))])
+    return out
+
+
+def dedupe_policy_create(*, actor, source=ChangeSource.UI, lead_source: str = "", action=DedupePolicy.Action.FLAG,
+                         fuzzy_threshold: int = 90, active: bool = True) -> DedupePolicy:
+    _require_ops(actor)
+    data = _policy_data({"lead_source": lead_source, "action": action, "fuzzy_threshold": fuzzy_threshold,
+                         "active": active})
+    return create_object(DedupePolicy, actor=actor, source=source, data=data, check_scope=False)
+
+
+def dedupe_policy_update(*, policy: DedupePolicy, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_ops(actor)
+    return update_object(policy, actor=actor, source=source, data=_policy_data(data), check_scope=False)
+
+
+def dedupe_policy_delete(*, policy: DedupePolicy, actor, source=ChangeSource.UI) -> None:
+    _require_ops(actor)
+    delete_object(policy, actor=actor, source=source)
+
+
+_FORM_FIELDS = ("key", "name", "active", "field_mapping", "default_source", "allowed_origins", "honeypot_field",
+                "rate_limit_per_minute")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9\-._~\[\]:]+$")
+
+
+def mapping_targets() -> list[tuple[str, str]]:
+    """What a form field may fill: a lead field the intake knows, or an active lead custom field."""
+    from baton.capture.intake import LEAD_FIELDS
+    from baton.conditions.models import CustomField
+
+    out = [(name, str(Lead._meta.get_field(name).verbose_name)) for name in LEAD_FIELDS]
+    for key, label_zh, label_en in CustomField.objects.filter(target="lead", active=True).order_by(
+            "position", "key").values_list("key", "label_zh", "label_en"):
+        out.append((f"custom:{key}", f"{label_zh} / {label_en}"))
+    return out
+
+
+def _clean_form_data(data: dict) -> dict:
+    unknown = set(data) - set(_FORM_FIELDS)
+    if unknown:
+        raise ValidationFailed(errors=[(k, _("This cannot be changed here.")) for k in sorted(unknown)])
+    errors = []
+    if "field_mapping" in data:
+        mapping = data["field_mapping"]
+        if not isinstance(mapping, dict):
+            errors.append(("field_mapping", _("The field mapping must map form fields to lead fields.")))
+        else:
+            allowed = {t for t, _label in mapping_targets()}
+            for form_field, target in mapping.items():
+                if not str(form_field).strip() or len(str(form_field)) > 100:
+                    errors.append(("field_mapping", _("A form field name must have 1 to 100 characters.")))
+                elif target not in allowed:
+                    errors.append(("field_mapping", _("“%(field)s”: unknown target “%(target)s” (a lead field or "
+                                                      "an active custom field).") % {"field": form_field,
+                                                                                     "target": target}))
+    if "allowed_origins" in data:
+        origins = data["allowed_origins"]
+        if not isinstance(origins, list):
+            errors.append(("allowed_origins", _("Allowed origins must be a list.")))
+        else:
+            data["allowed_origins"] = origins = [str(o).strip().rstrip("/") for o in origins if str(o).strip()]
+            for origin in origins:
+                if origin != "*" and not _ORIGIN.match(origin):
+                    errors.append(("allowed_origins", _(
+                        "“%(origin)s” is not an origin: write it like https://www.example.com (no path), or * "
+                        "for any site.") % {"origin": origin}))
+    if "rate_limit_per_minute" in data:
+        limit = data["rate_limit_per_minute"]
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            errors.append(("rate_limit_per_minute", _("The rate limit must be at least 1 submission a minute.")))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return data
+
+
+def intake_form_create(*, actor, source=ChangeSource.UI, key: str, name: str, active: bool = True,
+                       field_mapping: dict | None = None, default_source: str = "web_form",
+                       allowed_origins: list | None = None, honeypot_field: str = "website_url",
+                       rate_limit_per_minute: int = 30) -> IntakeForm:
+    _require_ops(actor)
+    data = _clean_form_data({
+        "key": key, "name": name, "active": active, "field_mapping": field_mapping or {},
+        "default_source": default_source, "allowed_origins": allowed_origins or [],
+        "honeypot_field": honeypot_field, "rate_limit_per_minute": rate_limit_per_minute})
+    return create_object(IntakeForm, actor=actor, source=source, data=data, check_scope=False)
+
+
+def intake_form_update(*, form: IntakeForm, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_ops(actor)
+    return update_object(form, actor=actor, source=source, data=_clean_form_data(data), check_scope=False)
+
+
+def intake_form_delete(*, form: IntakeForm, actor, source=ChangeSource.UI) -> None:
+    """Delete a form with its stored submissions (the leads they created stay)."""
+    _require_ops(actor)
+    delete_object(form, actor=actor, source=source)
