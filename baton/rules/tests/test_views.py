@@ -65,4 +65,4 @@ def test_tagging_rule_and_grade_bands(client, ops):
     r = client.post("/rules/grade-bands/", {"a_min": 80, "b_min": 50})
     assert r.status_code == 302
     page = client.get("/rules/")
-    assert "大客户".encode() in page.content and "score ≥ 80".encode() in page.content
+    assert "大客户".encode() in page.content and "评分 ≥ 80".encode() in page.content
