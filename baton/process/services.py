@@ -674,17 +674,17 @@ def template_create(*, actor, source=ChangeSource.UI, **data) -> ActionTemplate:
     return create_object(ActionTemplate, actor=actor, source=source, data=data, check_scope=False)
 
 
-def risk_strategy_update(*, strategy: RiskStrategy, actor, source=ChangeSource.UI, **data) -> dict:
+def risk_strategy_update(*, risk_strategy: RiskStrategy, actor, source=ChangeSource.UI, **data) -> dict:
     _require_admin(actor)
-    return update_object(strategy, actor=actor, source=source, data=data, check_scope=False)
+    return update_object(risk_strategy, actor=actor, source=source, data=data, check_scope=False)
 
 
-def risk_strategy_delete(*, strategy: RiskStrategy, actor, source=ChangeSource.UI) -> None:
+def risk_strategy_delete(*, risk_strategy: RiskStrategy, actor, source=ChangeSource.UI) -> None:
     """Delete a strategy; actions that chose it keep their copy of it (stored in their result)."""
     from baton.core.services import delete_object
 
     _require_admin(actor)
-    delete_object(strategy, actor=actor, source=source)
+    delete_object(risk_strategy, actor=actor, source=source)
 
 
 def dwell_rule_set(*, stage, max_business_days, handbook_url="", actor, source=ChangeSource.UI):

@@ -11,4 +11,9 @@ urlpatterns = [
     path("actions/<int:pk>/", views.action_detail, name="action"),
     path("actions/<int:pk>/evidence/", views.action_evidence, name="action_evidence"),
     path("deals/<int:pk>/signal/", views.signal, name="signal"),
+    path("settings/", views.settings_index, name="settings"),
+    path("settings/templates/new/", views.template_edit, name="template_create"),
+    path("settings/templates/<int:pk>/", views.template_edit, name="template_edit"),
+    path("settings/risks/<int:pk>/", views.risk_edit, name="risk_edit"),
+    path("settings/risks/<int:pk>/delete/", views.risk_delete, name="risk_delete"),
 ]

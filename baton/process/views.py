@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from baton.core import views_generic as g
 from baton.core.errors import DomainError, NotFound
 from baton.opportunities.selectors import opportunity_get
 from baton.process import selectors, services
@@ -211,3 +212,111 @@ def signal(request, pk):
         else:
             messages.info(request, _("Signal recorded; no new required action."))
     return redirect("opportunities:detail", pk=pk)
+
+
+# --- settings: required-action templates and the risk strategy library (ops) -------------------------------
+
+def _ops(request):
+    from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+
+    if not (request.user.is_superuser or request.user.has_role("ops")):
+        raise DjangoPermissionDenied()
+
+
+@login_required
+def settings_index(request):
+    """/process/settings/: the golden six and custom required actions, and the risk strategy library."""
+    from baton.process.forms import RiskStrategyForm
+    from baton.process.models import ActionTemplate
+
+    _ops(request)
+    form = RiskStrategyForm(data=request.POST or None, user=request.user, initial={"position": 0, "active": True})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.risk_strategy_create(actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            g.apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Risk strategy added."))
+            return redirect("process:settings")
+    golden = {spec["code"] for spec in services.GOLDEN_SIX}
+    return render(request, "process/settings.html", {
+        "title": _("Required actions"), "section": "settings", "form": form, "golden": golden,
+        "templates": list(ActionTemplate.objects.order_by("position", "code")),
+        "risks": list(RiskStrategy.objects.order_by("risk_type", "position", "id")),
+    })
+
+
+@login_required
+def template_edit(request, pk=None):
+    import copy
+    import json
+
+    from baton.process.forms import ActionTemplateForm
+    from baton.process.models import ActionTemplate
+
+    _ops(request)
+    template = get_object_or_404(ActionTemplate, pk=pk) if pk is not None else None
+    form = ActionTemplateForm(data=request.POST or None, user=request.user,
+                              instance=copy.copy(template) if template else None,
+                              initial=None if template else {"trigger_kind": "event", "deadline_value": 24,
+                                                             "deadline_unit": "hours", "warning_pct": 75,
+                                                             "active": True, "requirements": "[]"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            if template is None:
+                template = services.template_create(actor=request.user, **form.cleaned_data)
+                messages.success(request, _("%(name)s was created.") % {"name": template})
+            else:
+                services.template_update(template=template, actor=request.user, **form.cleaned_data)
+                messages.success(request, _("%(name)s was saved.") % {"name": template})
+        except DomainError as exc:
+            g.apply_domain_error(form, exc)
+        else:
+            return redirect("process:settings")
+    raw = form["trigger_condition"].value() or "{}"
+    try:
+        condition = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    except ValueError:
+        condition = {}
+    return render(request, "process/template_form.html", {
+        "title": template.name if template else _("New required action"), "section": "settings", "form": form,
+        "template": template, "cb_input": "trigger_condition", "cb_model": "opportunity",
+        "cb_value_json": json.dumps(condition if isinstance(condition, dict) else {}, ensure_ascii=False),
+        "cb_empty_text": _("No condition yet: add one for a condition trigger."),
+    })
+
+
+@login_required
+def risk_edit(request, pk):
+    import copy
+
+    from baton.process.forms import RiskStrategyForm
+
+    _ops(request)
+    strategy = get_object_or_404(RiskStrategy, pk=pk)
+    form = RiskStrategyForm(data=request.POST or None, instance=copy.copy(strategy), user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.risk_strategy_update(risk_strategy=strategy, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            g.apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("%(name)s was saved.") % {"name": strategy})
+            return redirect("process:settings")
+    return render(request, "process/risk_form.html", {"title": str(strategy), "section": "settings", "form": form,
+                                                      "strategy": strategy})
+
+
+@login_required
+@require_POST
+def risk_delete(request, pk):
+    _ops(request)
+    strategy = get_object_or_404(RiskStrategy, pk=pk)
+    try:
+        services.risk_strategy_delete(risk_strategy=strategy, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("%(name)s was deleted.") % {"name": strategy})
+    return redirect("process:settings")
