@@ -4,7 +4,7 @@ Domain services (`leads.services.lead_create`, ...) call these so that every wri
 the API, a job or an import, leaves exactly one audit row and never lands outside the actor's scope.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
@@ -21,7 +21,7 @@ def _plain(value):
         return {"id": value.pk, "label": str(value)}
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]

@@ -324,7 +324,7 @@ def policy_edit(request, pk=None):
                 return HttpResponseRedirect(reverse("sla:policy_edit", args=[policy.pk]))
     else:
         initial = PolicyForm.initial_for(policy)
-        if policy is None and request.GET.get("target") in Target.values:
+        if request.GET.get("target") in Target.values and request.GET["target"] != initial["target"]:
             initial["target"] = request.GET["target"]
             initial["start_event"], initial["stop_event"] = ("created", "assigned") \
                 if initial["target"] == Target.LEADS else ("stage_entered", "stage_left")
