@@ -8,12 +8,13 @@ from ninja import Field, Router, Schema, Status
 
 from baton.accounts.selectors import account_list
 from baton.activities.models import Activity
-from baton.core.api import SOURCE, InputSchema, choices, responses
-from baton.core.errors import ValidationFailed
+from baton.core.api import SOURCE, InputSchema, choices, partial, responses
+from baton.core.errors import NotFound, ValidationFailed
 from baton.core.selectors import get_scoped
 from baton.leads.selectors import lead_list
 from baton.opportunities.selectors import opportunity_list
 from baton.scripts import selectors, services
+from baton.scripts.models import Scenario, Script, ScriptPack
 
 router = Router(tags=["activities"])
 
@@ -92,3 +93,122 @@ def call_windows(request, lead: int | None = None):
         industry_ids = sorted(obj.industries.values_list("id", flat=True))
     result = selectors.best_windows(industry_ids=industry_ids)
     return {**result, "min_calls": selectors.min_calls_per_cell()}
+
+
+# --- /api/script-packs: read by everyone, written by sales ops ----------------------------------------------
+
+
+class ScriptOut(Schema):
+    id: int
+    title: str
+    body: str
+    position: int
+
+
+class ScriptPackOut(Schema):
+    id: int
+    name: str
+    scenario: str
+    description: str
+    active: bool
+    scripts: list[ScriptOut]
+
+    @staticmethod
+    def resolve_scripts(obj):
+        return sorted(obj.scripts.all(), key=lambda s: (s.position, s.pk))
+
+
+class ScriptPackIn(InputSchema):
+    name: str = Field(..., min_length=1, max_length=100)
+    scenario: choices(Scenario.values) = Scenario.CUSTOM
+    description: str = Field("", max_length=5000)
+    active: bool = True
+
+
+ScriptPackPatch = partial(ScriptPackIn, "ScriptPackPatch")
+
+
+class ScriptIn(InputSchema):
+    title: str = Field(..., min_length=1, max_length=200)
+    body: str = Field(..., min_length=1, max_length=10000)
+    position: int | None = Field(None, ge=0, le=1_000_000)
+
+
+ScriptPatch = partial(ScriptIn, "ScriptPatch")
+
+
+class ReorderIn(InputSchema):
+    script_ids: list[int] = Field(..., description="every script of the pack, in the new order")
+
+
+def _pack(pk) -> ScriptPack:
+    pack = ScriptPack.objects.filter(pk=pk).prefetch_related("scripts").first()
+    if pack is None:
+        raise NotFound()
+    return pack
+
+
+def _script(pack, pk) -> Script:
+    script = Script.objects.filter(pack=pack, pk=pk).first()
+    if script is None:
+        raise NotFound()
+    return script
+
+
+@router.get("/script-packs", response=responses(200, list[ScriptPackOut]), operation_id="script_pack_list",
+            summary="Script packs with their scripts (active ones unless ?active=false)")
+def script_pack_list(request, active: bool | None = True):
+    qs = ScriptPack.objects.prefetch_related("scripts").order_by("name")
+    return list(qs if active is None else qs.filter(active=active))
+
+
+@router.post("/script-packs", response=responses(201, ScriptPackOut), operation_id="script_pack_create",
+             summary="Create a script pack (ops)")
+def script_pack_create(request, payload: ScriptPackIn):
+    pack = services.pack_create(actor=request.auth, source=SOURCE, **payload.dict())
+    return Status(201, _pack(pack.pk))
+
+
+@router.get("/script-packs/{pack_id}", response=responses(200, ScriptPackOut), operation_id="script_pack_detail",
+            summary="One script pack")
+def script_pack_detail(request, pack_id: int):
+    return _pack(pack_id)
+
+
+@router.patch("/script-packs/{pack_id}", response=responses(200, ScriptPackOut), operation_id="script_pack_update",
+              summary="Change or (de)activate a script pack (ops)")
+def script_pack_update(request, pack_id: int, payload: ScriptPackPatch):
+    pack = _pack(pack_id)
+    services.pack_update(pack=pack, actor=request.auth, source=SOURCE, **payload.dict(exclude_unset=True))
+    return _pack(pack_id)
+
+
+@router.post("/script-packs/{pack_id}/scripts", response=responses(201, ScriptOut), operation_id="script_create",
+             summary="Add a script to a pack (ops; last unless a position is given)")
+def script_create(request, pack_id: int, payload: ScriptIn):
+    script = services.script_create(actor=request.auth, source=SOURCE, pack=_pack(pack_id), **payload.dict())
+    return Status(201, script)
+
+
+@router.patch("/script-packs/{pack_id}/scripts/{script_id}", response=responses(200, ScriptOut),
+              operation_id="script_update", summary="Change a script (ops)")
+def script_update(request, pack_id: int, script_id: int, payload: ScriptPatch):
+    script = _script(_pack(pack_id), script_id)
+    services.script_update(script=script, actor=request.auth, source=SOURCE, **payload.dict(exclude_unset=True))
+    return script
+
+
+@router.delete("/script-packs/{pack_id}/scripts/{script_id}", response=responses(204, None),
+               operation_id="script_delete", summary="Delete a script and its usage counts (ops)")
+def script_delete(request, pack_id: int, script_id: int):
+    script = _script(_pack(pack_id), script_id)
+    services.script_delete(script=script, actor=request.auth, source=SOURCE)
+    return Status(204, None)
+
+
+@router.post("/script-packs/{pack_id}/reorder", response=responses(200, ScriptPackOut),
+             operation_id="script_pack_reorder", summary="Put a pack's scripts in a new order (ops)")
+def script_pack_reorder(request, pack_id: int, payload: ReorderIn):
+    pack = _pack(pack_id)
+    services.scripts_reorder(pack=pack, actor=request.auth, source=SOURCE, script_ids=payload.script_ids)
+    return _pack(pack_id)

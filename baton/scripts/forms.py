@@ -2,6 +2,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from baton.activities.models import Activity
+from baton.rules.forms import StyledForm
+from baton.scripts.models import Scenario
 
 
 class QuickLogForm(forms.Form):
@@ -21,3 +23,17 @@ class QuickLogForm(forms.Form):
 
     def clean_script_ids(self):
         return [int(x) for x in (self.cleaned_data.get("script_ids") or "").split(",") if x.strip().isdigit()]
+
+
+class PackForm(StyledForm):
+    name = forms.CharField(label=_("name"), max_length=100)
+    scenario = forms.ChoiceField(label=_("scenario"), choices=Scenario.choices, initial=Scenario.CUSTOM)
+    description = forms.CharField(label=_("description"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    active = forms.BooleanField(label=_("active"), required=False, initial=True,
+                                help_text=_("Inactive packs are hidden from reps; their usage figures stay."))
+
+
+class ScriptForm(StyledForm):
+    title = forms.CharField(label=_("title"), max_length=200)
+    body = forms.CharField(label=_("body"), widget=forms.Textarea(attrs={"rows": 4}))

@@ -134,3 +134,10 @@ def best_windows(*, industry_ids=(), grid=None, min_calls=None, top=3) -> dict:
 
 def lead_best_windows(lead, **kwargs) -> dict:
     return best_windows(industry_ids=sorted(lead.industries.values_list("id", flat=True)), **kwargs)
+
+
+def all_packs():
+    """Every pack (active first) with its scripts in order and its use count: the ops settings page."""
+    return (ScriptPack.objects.annotate(script_count=Count("scripts", distinct=True),
+                                        use_count=Count("scripts__uses", distinct=True))
+            .prefetch_related("scripts").order_by("-active", "name"))

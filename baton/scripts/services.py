@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from baton.activities.models import Activity, Task
 from baton.activities.services import activity_create, task_create
 from baton.core import clock
-from baton.core.errors import ValidationFailed
+from baton.core.errors import PermissionDenied, ValidationFailed
 from baton.core.models import ChangeSource
 from baton.core.services import create_object, delete_object, update_object
 from baton.scripts.defaults import DEFAULT_PACKS
@@ -22,19 +22,72 @@ CALL_OUTCOMES = ("connected", "no_answer", "busy", "wrong_number")
 NEXT_STEP_HOUR = 9  # a next step "on a date" is due at 09:00 local time that day
 
 
+def _require_ops(actor):
+    """Only sales ops (and superusers, and the system itself) write script packs."""
+    if actor is None or actor.is_superuser or actor.has_role("ops"):
+        return
+    raise PermissionDenied(_("Only sales ops can manage script packs."))
+
+
+_PACK_FIELDS = {"name", "scenario", "description", "active"}
+_SCRIPT_FIELDS = {"title", "body", "position"}
+
+
+def _only(data: dict, allowed: set) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationFailed(errors=[(k, _("This cannot be changed here.")) for k in sorted(unknown)])
+
+
 def pack_create(*, actor, source=ChangeSource.UI, **data) -> ScriptPack:
+    _require_ops(actor)
+    _only(data, _PACK_FIELDS)
     return create_object(ScriptPack, actor=actor, source=source, data=data, check_scope=False)
 
 
 def pack_update(*, pack: ScriptPack, actor, source=ChangeSource.UI, **data) -> dict:
+    """Rename, re-describe, or (de)activate a pack: an inactive pack is hidden from reps, its usage kept."""
+    _require_ops(actor)
+    _only(data, _PACK_FIELDS)
     return update_object(pack, actor=actor, source=source, data=data, check_scope=False)
 
 
-def script_create(*, actor, source=ChangeSource.UI, **data) -> Script:
-    return create_object(Script, actor=actor, source=source, data=data, check_scope=False)
+def script_create(*, actor, source=ChangeSource.UI, pack: ScriptPack, **data) -> Script:
+    """A new script, last in its pack unless a position is given."""
+    _require_ops(actor)
+    _only(data, _SCRIPT_FIELDS)
+    if data.get("position") is None:
+        last = pack.scripts.order_by("-position").values_list("position", flat=True).first()
+        data["position"] = 0 if last is None else last + 1
+    return create_object(Script, actor=actor, source=source, data={"pack": pack, **data}, check_scope=False)
+
+
+def script_update(*, script: Script, actor, source=ChangeSource.UI, **data) -> dict:
+    _require_ops(actor)
+    _only(data, _SCRIPT_FIELDS)
+    return update_object(script, actor=actor, source=source, data=data, check_scope=False)
+
+
+def scripts_reorder(*, pack: ScriptPack, actor, script_ids, source=ChangeSource.UI) -> list[int]:
+    """Put the pack's scripts in the order of `script_ids` (every script of the pack, once). Audited on each
+    script whose position changes. Returns the ids in their new order."""
+    _require_ops(actor)
+    ids = [int(i) for i in script_ids]
+    with transaction.atomic():
+        current = {s.pk: s for s in pack.scripts.select_for_update()}
+        if len(ids) != len(set(ids)) or set(ids) != set(current):
+            raise ValidationFailed(errors=[("script_ids", _("List every script of the pack exactly once."))])
+        for position, pk in enumerate(ids):
+            script = current[pk]
+            if script.position != position:
+                update_object(script, actor=actor, source=source, data={"position": position}, check_scope=False,
+                              message=_("Reordered"))
+    return ids
 
 
 def script_delete(*, script: Script, actor, source=ChangeSource.UI) -> None:
+    """Delete a script and its usage counts (prefer deactivating the pack to keep the figures)."""
+    _require_ops(actor)
     delete_object(script, actor=actor, source=source)
 
 

@@ -6,21 +6,25 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from baton.accounts.models import Industry
 from baton.accounts.selectors import account_list
 from baton.activities.models import Activity
 from baton.core import clock
-from baton.core.errors import ValidationFailed
+from baton.core.errors import DomainError, ValidationFailed
+from baton.core.views_generic import apply_domain_error
 from baton.leads.selectors import lead_list
 from baton.opportunities.selectors import opportunity_list
 from baton.scripts import selectors, services
-from baton.scripts.forms import QuickLogForm
+from baton.scripts.forms import PackForm, QuickLogForm, ScriptForm
+from baton.scripts.models import Script, ScriptPack
 
 RECORDS = {"lead": lead_list, "account": account_list, "opportunity": opportunity_list}
 WEEKDAYS = [gettext_lazy("Mon"), gettext_lazy("Tue"), gettext_lazy("Wed"), gettext_lazy("Thu"), gettext_lazy("Fri"),
@@ -120,3 +124,114 @@ def windows(request):
         "basis": best["basis"],
         "chart": json.dumps({"data": data, "weekdays": [str(w) for w in WEEKDAYS]}, ensure_ascii=False),
     })
+
+
+# --- Settings (sales ops): packs and their scripts ------------------------------------------------------------
+
+
+def _ops(request):
+    if not (request.user.is_superuser or request.user.has_role("ops")):
+        raise PermissionDenied()
+
+
+def _pack(pk) -> ScriptPack:
+    pack = ScriptPack.objects.filter(pk=pk).first()
+    if pack is None:
+        raise Http404()
+    return pack
+
+
+def _script(pack, pk) -> Script:
+    script = Script.objects.filter(pack=pack, pk=pk).first()
+    if script is None:
+        raise Http404()
+    return script
+
+
+@login_required
+def settings_list(request):
+    _ops(request)
+    return render(request, "scripts/settings_list.html", {"packs": selectors.all_packs()})
+
+
+@login_required
+def settings_pack(request, pk=None):
+    """Create a pack, or edit one: its fields, its scripts (add, edit, move up / down, delete)."""
+    _ops(request)
+    pack = _pack(pk) if pk is not None else None
+    if request.method == "POST":
+        form = PackForm(request.POST)
+        if form.is_valid():
+            try:
+                if pack is None:
+                    pack = services.pack_create(actor=request.user, **form.cleaned_data)
+                else:
+                    services.pack_update(pack=pack, actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                apply_domain_error(form, exc)
+            else:
+                messages.success(request, _("%(name)s was saved.") % {"name": pack})
+                return redirect("scripts:settings_pack", pk=pack.pk)
+        if pack is not None:
+            pack.refresh_from_db()
+    elif pack is not None:
+        form = PackForm(initial={"name": pack.name, "scenario": pack.scenario, "description": pack.description,
+                                 "active": pack.active})
+    else:
+        form = PackForm()
+    ctx = {"form": form, "pack": pack, "script_form": ScriptForm(),
+           "scripts": list(pack.scripts.order_by("position", "id")) if pack else []}
+    return render(request, "scripts/settings_pack.html", ctx, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def settings_script(request, pk, script_pk=None):
+    """Add a script to a pack (POST without script_pk) or edit one."""
+    _ops(request)
+    pack = _pack(pk)
+    script = _script(pack, script_pk) if script_pk is not None else None
+    if request.method == "POST":
+        form = ScriptForm(request.POST)
+        if form.is_valid():
+            try:
+                if script is None:
+                    services.script_create(actor=request.user, pack=pack, **form.cleaned_data)
+                else:
+                    services.script_update(script=script, actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                apply_domain_error(form, exc)
+            else:
+                messages.success(request, _("Script saved."))
+                return redirect("scripts:settings_pack", pk=pack.pk)
+    elif script is not None:
+        form = ScriptForm(initial={"title": script.title, "body": script.body})
+    else:
+        return redirect("scripts:settings_pack", pk=pack.pk)
+    return render(request, "scripts/settings_script.html", {"form": form, "pack": pack, "script": script},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def settings_move(request, pk, script_pk):
+    """Move a script one place up or down in its pack."""
+    _ops(request)
+    pack = _pack(pk)
+    script = _script(pack, script_pk)
+    ids = list(pack.scripts.order_by("position", "id").values_list("pk", flat=True))
+    i = ids.index(script.pk)
+    j = i - 1 if request.POST.get("direction") == "up" else i + 1
+    if 0 <= j < len(ids):
+        ids[i], ids[j] = ids[j], ids[i]
+        services.scripts_reorder(pack=pack, actor=request.user, script_ids=ids)
+    return redirect("scripts:settings_pack", pk=pack.pk)
+
+
+@login_required
+@require_POST
+def settings_script_delete(request, pk, script_pk):
+    _ops(request)
+    pack = _pack(pk)
+    services.script_delete(script=_script(pack, script_pk), actor=request.user)
+    messages.success(request, _("Script deleted."))
+    return redirect("scripts:settings_pack", pk=pack.pk)
