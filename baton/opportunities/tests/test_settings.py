@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from baton.core.errors import PermissionDenied
 from baton.core.models import AuditEntry
 from baton.core.testing import factories as f
 from baton.core.testing.api import ApiClient
@@ -269,3 +270,17 @@ def test_requirements_api(ops, rep, small):
     assert as_ops.delete(f"{url}/{rid}").status_code == 204
     assert not StageRequirement.objects.filter(pk=rid).exists()
     assert Opportunity.objects.count() == 0
+
+
+def test_renaming_a_stage_carries_required_action_triggers(ops):
+    from baton.process.models import ActionTemplate
+    from baton.process.services import process_install_defaults
+
+    pipeline = services.pipeline_ensure_default()
+    process_install_defaults()
+    proposal = pipeline.stages.get(name="方案")
+    services.stage_update(stage=proposal, actor=ops, name="解决方案")
+    assert ActionTemplate.objects.get(code="decision-chain").trigger_event == "stage_entered:解决方案"
+    rep = f.make_user(roles=["rep"])
+    with pytest.raises(PermissionDenied):
+        services.stage_update(stage=proposal, actor=rep, name="x")
