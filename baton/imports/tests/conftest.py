@@ -21,11 +21,20 @@ def dataset(rel: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests read the row errors' English wording; a Chinese user gets them translated."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def importer(db):
     from baton.core.testing import factories as f
 
-    return f.user(roles=("ops",))
+    return f.user(roles=("ops",), language="en")
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ MAPPING = json.dumps({"Company": "company", "Email": "email", "Lead Source": "so
 @pytest.fixture
 def client_ops():
     c = Client()
-    c.force_login(f.user(roles=("ops",)))
+    c.force_login(f.user(roles=("ops",), language="en"))
     return c
 
 
@@ -117,6 +117,6 @@ def test_progress_partial_polls_while_running(client_ops):
     job = ImportJob.objects.create(file="x.csv", file_name="x.csv", status="running", total_rows=10, processed=4,
                                    created_by=None)
     c = Client()
-    c.force_login(f.user(roles=("ops",), is_superuser=True))
+    c.force_login(f.user(roles=("ops",), is_superuser=True, language="en"))
     html = c.get(f"/imports/{job.pk}/progress/").content.decode()
     assert 'hx-trigger="every 1s"' in html and "40%" in html
