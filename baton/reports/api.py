@@ -84,9 +84,35 @@ CONTENT_TYPES = {
 }
 
 
-@router.post("/pivot/export", summary="Export a pivot as CSV, XLSX or PDF")
+class ExportJobOut(Schema):
+    id: int
+    format: str
+    status: str
+    progress: int
+    rows: int
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None
+
+
+def _job(job):
+    return {"id": job.pk, "format": job.format, "status": job.status, "progress": job.progress, "rows": job.rows,
+            "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at,
+            "download_url": f"/reports/exports/{job.pk}/download/" if job.status == "done" else None}
+
+
+@router.post("/pivot/export", response=responses(202, ExportJobOut),
+             summary="Export a pivot as CSV, XLSX or PDF (over BATON_EXPORT_ASYNC_ROWS rows: 202 and a "
+                     "background job to poll at /api/exports/{id})")
 def pivot_export(request, payload: PivotIn, format: Literal["csv", "xlsx", "pdf"] = "csv"):
     result = _pivot(request, payload)
+    if len(result["rows"]) > exports.async_threshold():
+        job = services.export_job_create(actor=request.auth, format=format, rows=len(result["rows"]),
+                                         source=ChangeSource.API,
+                                         request={"source": payload.source, "dimensions": payload.dimensions,
+                                                  "metrics": payload.metrics, "filters": payload.filters})
+        return 202, _job(job)
     header, body = exports.table(result, payload.source, payload.dimensions, payload.metrics)
     if format == "csv":
         data = exports.to_csv(header, body)
@@ -195,6 +221,7 @@ class CorrectPart(InputSchema):
 class CorrectIn(InputSchema):
     parts: list[CorrectPart] = Field(..., min_length=1, max_length=500)
     note: str = ""
+    total_reason: str = Field("", max_length=500)
 
 
 @router.post("/invoices", response=responses(201, InvoiceOut), summary="Record one invoice (finance)")
@@ -250,7 +277,7 @@ def held_approve(request, held_id: int, payload: ApproveIn):
 def held_correct(request, held_id: int, payload: CorrectIn):
     held = selectors.held_get(user=request.auth, pk=held_id)
     return services.held_correct(held=held, actor=request.auth, source=ChangeSource.API, note=payload.note,
-                                 parts=[p.dict() for p in payload.parts])
+                                 parts=[p.dict() for p in payload.parts], total_reason=payload.total_reason)
 
 
 class LightOut(Schema):
@@ -291,3 +318,78 @@ def anomalies_current(request):
     from baton.reports import anomalies
 
     return [_light(x) for x in anomalies.current_lights()]
+
+
+@router.get("/exports/{job_id}", response=responses(200, ExportJobOut),
+            summary="A background export: status, progress, and the download link when done (yours only)")
+def export_job(request, job_id: int):
+    return _job(selectors.export_job_get(user=request.auth, pk=job_id))
+
+
+# --- Saved and shared pivots ---------------------------------------------------------------------------------
+Share = Literal["private", "team", "region", "all"]
+
+
+class SavedPivotIn(InputSchema):
+    name: str = Field(..., min_length=1, max_length=120)
+    request: dict[str, Any]
+    shared_with: Share = "private"
+
+
+class SavedPivotPatch(InputSchema):
+    name: str | None = Field(None, min_length=1, max_length=120)
+    request: dict[str, Any] | None = None
+    shared_with: Share | None = None
+
+
+class SavedPivotOut(Schema):
+    id: int
+    name: str
+    owner_id: int
+    owner: str
+    request: dict[str, Any]
+    shared_with: str
+    team_id: int | None
+    region_id: int | None
+    mine: bool
+    created_at: datetime
+
+
+def _saved(x, user):
+    return {"id": x.pk, "name": x.name, "owner_id": x.owner_id, "owner": str(x.owner), "request": x.request,
+            "shared_with": x.shared_with, "team_id": x.team_id, "region_id": x.region_id,
+            "mine": x.owner_id == user.pk, "created_at": x.created_at}
+
+
+@router.get("/pivots/saved", response=responses(200, list[SavedPivotOut]),
+            summary="Saved pivots that reach you: yours and those shared with your team, region or everyone")
+def saved_list(request):
+    return [_saved(x, request.auth) for x in selectors.saved_pivot_list(user=request.auth)]
+
+
+@router.post("/pivots/saved", response=responses(201, SavedPivotOut),
+             summary="Save a pivot request (validated like /api/pivot), private or shared")
+def saved_create(request, payload: SavedPivotIn):
+    obj = services.saved_pivot_create(actor=request.auth, source=ChangeSource.API, **payload.dict())
+    return 201, _saved(obj, request.auth)
+
+
+@router.get("/pivots/saved/{saved_id}", response=responses(200, SavedPivotOut), summary="One saved pivot")
+def saved_get(request, saved_id: int):
+    return _saved(selectors.saved_pivot_get(user=request.auth, pk=saved_id), request.auth)
+
+
+@router.patch("/pivots/saved/{saved_id}", response=responses(200, SavedPivotOut),
+              summary="Rename, change or re-share a saved pivot (its owner)")
+def saved_update(request, saved_id: int, payload: SavedPivotPatch):
+    obj = selectors.saved_pivot_get(user=request.auth, pk=saved_id)
+    data = {k: v for k, v in payload.dict().items() if v is not None}
+    services.saved_pivot_update(saved=obj, actor=request.auth, source=ChangeSource.API, **data)
+    return _saved(obj, request.auth)
+
+
+@router.delete("/pivots/saved/{saved_id}", response=responses(204, None), summary="Delete a saved pivot (owner)")
+def saved_delete(request, saved_id: int):
+    obj = selectors.saved_pivot_get(user=request.auth, pk=saved_id)
+    services.saved_pivot_delete(saved=obj, actor=request.auth, source=ChangeSource.API)
+    return 204, None

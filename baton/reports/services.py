@@ -233,10 +233,15 @@ def held_approve(*, held: HeldAmount, actor, source=ChangeSource.UI, note="") ->
     return held
 
 
-def held_correct(*, held: HeldAmount, actor, parts: list[dict], source=ChangeSource.UI, note="") -> HeldAmount:
+def held_correct(*, held: HeldAmount, actor, parts: list[dict], source=ChangeSource.UI, note="",
+                 total_reason="") -> HeldAmount:
     """Finance corrects: the held amount is replaced by `parts` ([{"amount", "invoice_date", "number"?}]),
     e.g. a yearly framework agreement split into 20 orders. Each part becomes an active invoice (source system
-    "correction"); the held invoice is superseded; the parts count in reports from now on."""
+    "correction"); the held invoice is superseded; the parts count in reports from now on.
+
+    The parts must add up to the held amount (a split moves money between dates, it does not change it),
+    unless `total_reason` says why the corrected total differs (e.g. a credit note, a wrong amount keyed in);
+    the reason is kept in the correction and in the audit message."""
     _require_finance(actor)
     if held.status != HeldAmount.Status.HELD:
         raise ValidationFailed(errors=[("status", _("This amount has already been reviewed."))])
@@ -255,6 +260,12 @@ def held_correct(*, held: HeldAmount, actor, parts: list[dict], source=ChangeSou
         clean.append((amount, day, p.get("number")))
     if errors:
         raise ValidationFailed(errors=errors)
+    total_reason = (total_reason or "").strip()
+    parts_total = sum(a for a, _d, _n in clean)
+    if parts_total != held.amount and not total_reason:
+        raise ValidationFailed(errors=[("parts", _("The parts add up to %(sum)s, not the held %(held)s. Make "
+                                                   "them add up, or give the reason for a corrected total.")
+                                        % {"sum": parts_total, "held": held.amount})])
     base = held.invoice.number if held.invoice_id else f"deal-{held.opportunity_id}"
     with transaction.atomic():
         made = []
@@ -273,8 +284,10 @@ def held_correct(*, held: HeldAmount, actor, parts: list[dict], source=ChangeSou
         update_object(held, actor=actor, source=source, check_scope=False,
                       data={"status": HeldAmount.Status.CORRECTED, "note": note, "reviewed_by": actor,
                             "reviewed_at": clock.now(),
-                            "correction": {"parts": made, "original": str(held.amount), "adjusted": str(total)}},
-                      message=f"corrected: {len(made)} parts, {total}")
+                            "correction": {"parts": made, "original": str(held.amount), "adjusted": str(total),
+                                             "total_reason": total_reason}},
+                      message=f"corrected: {len(made)} parts, {total}"
+                              + (f" (corrected total: {total_reason})" if total_reason else ""))
         _close_task(held, actor, source)
     return held
 
@@ -286,5 +299,186 @@ def _close_task(held, actor, source):
         task_update(task=held.task, actor=None, source=source, status="done")
 
 
+
+def guard_config_update(*, actor, source=ChangeSource.UI, threshold=None, enabled=None) -> GuardConfig:
+    """Finance or ops change the large-contract guard's monthly threshold (and switch it on or off)."""
+    _require_finance(actor)
+    cfg = guard_config()
+    data = {}
+    if threshold is not None:
+        try:
+            threshold = Decimal(str(threshold))
+        except InvalidOperation:
+            raise ValidationFailed(errors=[("threshold", _("Not a number."))]) from None
+        if threshold <= 0:
+            raise ValidationFailed(errors=[("threshold", _("Must be more than zero."))])
+        data["threshold"] = threshold
+    if enabled is not None:
+        data["enabled"] = bool(enabled)
+    update_object(cfg, actor=actor, source=source, check_scope=False, data=data,
+                  message="large-contract guard settings")
+    return cfg
+
+
+# --- Anomaly rules ------------------------------------------------------------------------------------------
+def _require_ops(actor):
+    if actor is not None and not (actor.is_superuser or actor.has_role("ops")):
+        raise PermissionDenied()
+
+
+RULE_FIELDS = ("name", "metric", "dimension", "window_days", "red_threshold", "yellow_threshold", "enabled")
+
+
+def anomaly_rule_update(*, rule, actor, source=ChangeSource.UI, **data):
+    """Ops tune a light: thresholds (percent change, or days for no-won), window, metric, dimension, on/off.
+
+    Yellow is the softer threshold: it must be above zero and below red."""
+    from baton.reports import metrics as M
+
+    _require_ops(actor)
+    unknown = set(data) - set(RULE_FIELDS)
+    if unknown:
+        raise ValidationFailed(errors=[(k, _("Unknown field.")) for k in sorted(unknown)])
+    new = {f: data.get(f, getattr(rule, f)) for f in RULE_FIELDS}
+    errors = []
+    if rule.kind != "no_won":
+        if new["metric"] not in M.metrics_for(rule.source):
+            errors.append(("metric", _("Unknown metric “%(name)s” for %(source)s.")
+                           % {"name": new["metric"], "source": rule.source}))
+        if new["dimension"] and new["dimension"] not in M.dimensions_for(rule.source):
+            errors.append(("dimension", _("Unknown dimension “%(name)s” for %(source)s.")
+                           % {"name": new["dimension"], "source": rule.source}))
+    try:
+        red, yellow = float(new["red_threshold"]), float(new["yellow_threshold"])
+        window = int(new["window_days"])
+    except (TypeError, ValueError):
+        raise ValidationFailed(errors=[(None, _("Thresholds and the window must be numbers."))]) from None
+    if red <= 0:
+        errors.append(("red_threshold", _("Must be more than zero.")))
+    if yellow <= 0:
+        errors.append(("yellow_threshold", _("Must be more than zero.")))
+    elif yellow >= red:
+        errors.append(("yellow_threshold", _("The yellow threshold must be softer (lower) than the red one.")))
+    if not 1 <= window <= 90:
+        errors.append(("window_days", _("Between 1 and 90 days.")))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    new.update(red_threshold=red, yellow_threshold=yellow, window_days=window)
+    update_object(rule, actor=actor, source=source, check_scope=False, data=new,
+                  message=f"anomaly rule {rule.key}")
+    return rule
+
+
+# --- Saved and shared pivots --------------------------------------------------------------------------------
+REQUEST_KEYS = ("source", "dimensions", "metrics", "filters")
+
+
+def clean_pivot_request(request) -> dict:
+    """The pivot request as saved: source, dimensions, metrics, filters, checked by the pivot validator."""
+    from baton.reports import engine
+
+    if not isinstance(request, dict):
+        raise ValidationFailed(errors=[("request", _("A pivot request is an object."))])
+    extra = set(request) - set(REQUEST_KEYS) - {"engine", "chart"}
+    if extra:
+        raise ValidationFailed(errors=[(f"request.{k}", _("Unknown field.")) for k in sorted(extra)])
+    dims, mets = request.get("dimensions") or [], request.get("metrics") or []
+    if not isinstance(dims, list) or not isinstance(mets, list) or not all(
+            isinstance(x, str) for x in dims + mets):
+        raise ValidationFailed(errors=[("request", _("Dimensions and metrics are lists of names."))])
+    out = {"source": request.get("source"), "dimensions": dims, "metrics": mets,
+           "filters": request.get("filters") or None}
+    try:
+        engine.validate(out["source"], dims, mets, out["filters"])
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, errors=[(f"request.{f}" if f else "request", m)
+                                                    for f, m in exc.errors]) from None
+    if request.get("chart") in ("bar", "line", "heatmap"):
+        out["chart"] = request["chart"]
+    return out
+
+
+def _share_target(actor, shared_with):
+    from baton.reports.models import SavedPivot
+
+    if shared_with not in SavedPivot.Share.values:
+        raise ValidationFailed(errors=[("shared_with", _("Choose one of: %(v)s.")
+                                        % {"v": ", ".join(SavedPivot.Share.values)})])
+    team = region = None
+    if shared_with == SavedPivot.Share.TEAM:
+        team = actor.team
+        if team is None:
+            raise ValidationFailed(errors=[("shared_with", _("You are in no team to share with."))])
+    if shared_with == SavedPivot.Share.REGION:
+        region = actor.region
+        if region is None:
+            raise ValidationFailed(errors=[("shared_with", _("You are in no region to share with."))])
+    return {"shared_with": shared_with, "team": team, "region": region}
+
+
+def saved_pivot_create(*, actor, name, request, shared_with="private", source=ChangeSource.UI):
+    """Save a pivot for `actor`; `shared_with` private / team (the owner's team) / region (the owner's
+    region) / all. Whoever runs it later sees it within their own data scope."""
+    from baton.reports.models import SavedPivot
+
+    if actor is None or not actor.is_authenticated:
+        raise PermissionDenied()
+    data = {"owner": actor, "name": (name or "").strip(), "request": clean_pivot_request(request),
+            "created_at": clock.now()} | _share_target(actor, shared_with)
+    return create_object(SavedPivot, actor=actor, source=source, data=data, check_scope=False,
+                         message="saved pivot")
+
+
+def _require_owner(saved, actor):
+    if actor is None or not (actor.is_superuser or saved.owner_id == actor.pk):
+        raise PermissionDenied()
+
+
+def saved_pivot_update(*, saved, actor, source=ChangeSource.UI, **data):
+    """The owner renames, changes the request or the sharing of a saved pivot."""
+    _require_owner(saved, actor)
+    unknown = set(data) - {"name", "request", "shared_with"}
+    if unknown:
+        raise ValidationFailed(errors=[(k, _("Unknown field.")) for k in sorted(unknown)])
+    new = {}
+    if "name" in data:
+        new["name"] = (data["name"] or "").strip()
+    if "request" in data:
+        new["request"] = clean_pivot_request(data["request"])
+    if "shared_with" in data:
+        new |= _share_target(saved.owner, data["shared_with"])
+    update_object(saved, actor=actor, source=source, check_scope=False, data=new, message="saved pivot")
+    return saved
+
+
+def saved_pivot_delete(*, saved, actor, source=ChangeSource.UI):
+    from baton.core.models import AuditEntry
+
+    _require_owner(saved, actor)
+    with transaction.atomic():
+        record(saved, actor=actor, source=source, action=AuditEntry.Action.DELETE, changes={},
+               message=f"saved pivot {saved.name}")
+        saved.delete()
+
+
+# --- Exports in the background ------------------------------------------------------------------------------
+def export_job_create(*, actor, request: dict, format: str, rows: int = 0, source=ChangeSource.UI):
+    """Queue a large export for `actor` (the file is written by a huey task under var/exports/)."""
+    from baton.reports.models import ExportJob
+
+    if actor is None or not actor.is_authenticated:
+        raise PermissionDenied()
+    if format not in ("csv", "xlsx", "pdf"):
+        raise ValidationFailed(errors=[("format", _("Choose csv, xlsx or pdf."))])
+    job = create_object(ExportJob, actor=actor, source=source, check_scope=False, message="export queued",
+                        data={"requested_by": actor, "format": format, "request": clean_pivot_request(request),
+                              "rows": rows, "created_at": clock.now()})
+    from baton.reports.tasks import export_run
+
+    transaction.on_commit(lambda: export_run(job.pk))
+    return job
+
+
 __all__ = ["analytics_refresh", "invoice_create", "invoice_import_csv", "held_approve", "held_correct",
-           "guard_scan_signed", "record"]
+           "guard_scan_signed", "guard_config_update", "anomaly_rule_update", "saved_pivot_create",
+           "saved_pivot_update", "saved_pivot_delete", "export_job_create", "record"]

@@ -30,3 +30,11 @@ def anomaly_lights_daily():
 @lock_task("large-contract-guard")
 def large_contract_guard_scan():
     services.guard_scan_signed()
+
+
+@db_task()
+def export_run(job_id: int):
+    """A large export: the file is written under var/exports/ with progress on its ExportJob row."""
+    from baton.reports import exports
+
+    exports.run_job(job_id)
