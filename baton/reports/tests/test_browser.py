@@ -31,6 +31,17 @@ def test_pivot_drill_and_pdf_export(page, live_server, sales, tmp_path):
     page.locator("#pivot-table tbody tr").first.click()
     page.wait_for_selector("#pivot-drill tbody tr")
     assert page.locator("#pivot-drill tbody tr").count() >= 1
+    # Save the pivot, shared with everyone; it is listed and loads back.
+    page.fill("#save-name", "Deals by stage")
+    page.select_option("#save-share", "all")
+    page.click("#pivot-save")
+    page.wait_for_selector(".saved-pivot")
+    from baton.reports.models import SavedPivot
+
+    saved = SavedPivot.objects.get()
+    assert saved.shared_with == "all" and "stage" in saved.request["dimensions"]
+    page.locator(".saved-pivot a").first.click()
+    page.wait_for_selector("#pivot-table tbody tr")
     page.click("#pivot-refresh")
     page.wait_for_selector("#pivot-table tbody tr")
     with page.expect_download() as info:
