@@ -9,7 +9,8 @@ breach) and half are fresh. Then, in the same run:
   bare flag  — one INSERT … SELECT writing the breach rows for those items (rolled back);
   full cycle — `sla_scan(now, fire=False)`: resolve, find per level, record crossings once (warning + breach);
   fire       — the escalation of those crossings (in-app notifications to owners and managers), timed apart;
-  steady     — `sla_scan(now)` again with nothing new, against the bare find.
+  steady     — `sla_scan(now)` again with nothing new, against the bare find (and the next minute's);
+  full pass  — the hourly `sla_scan(full=True)` with nothing new (reads every open alert and running clock).
 Then the outbox: M bot messages queued for a WeCom robot on a loopback HTTP server, drained by
 `outbox_deliver` with the clock moved a minute per cycle: the bot's 20/min limit is kept, the overflow is merged
 into digests, and every message ends sent or inside a sent digest (none lost).
@@ -152,6 +153,9 @@ def child(args):
     t_next, stats3 = timed(lambda: sla_scan(later))
     print(f"[{vendor}] next-minute cycle {t_next * 1000:.0f} ms ({stats3['new']} new) vs bare find "
           f"{t_find2 * 1000:.0f} ms = {t_next / t_find2:.2f}×")
+    t_hour, stats4 = timed(lambda: sla_scan(later + timedelta(minutes=1), full=True))
+    print(f"[{vendor}] hourly full pass {t_hour * 1000:.0f} ms ({stats4['new']} new, {stats4['resolved']} resolved) "
+          f"vs bare find {t_find2 * 1000:.0f} ms = {t_hour / t_find2:.2f}×")
     print(f"[{vendor}] steady cycle {t_steady * 1000:.0f} ms ({stats2['new']} new) vs bare find {t_find2 * 1000:.0f} ms "
           f"= {t_steady / t_find2:.2f}×")
 

@@ -132,19 +132,70 @@ def _latest_start(cal, seconds: float, t):
     return lo
 
 
-def _candidates(policy: SlaPolicy, now, since, overrides: dict) -> list[tuple]:
-    """(pk, start, owner, level, due) for each level of a running clock that fell due in (since, now]; all levels
-    due by `now` when `since` is None. One query per policy over the partial indexes of open items: the start
-    lies in the union of the levels' windows (tight bounds in SQL, also for working-hours calendars), and items
-    touched since the last scan (a late import, a reopened lead, a changed condition) are looked at too."""
+def _base(policy: SlaPolicy):
+    """Open items matching the policy's condition whose clock runs, annotated with `_sla_start` (partial indexes)."""
     spec = spec_for(policy.target)
-    cal = calendar_for(policy, overrides)
-    levels = [(level, policy.target_seconds * pct / 100) for level, pct, _a in policy.levels()]
     base = spec.model.objects.extra(where=[spec.open_where()]).order_by()
     if policy.condition:
         base = base.filter(to_q(spec.model, policy.condition))
-    base = spec.running(base.annotate(_sla_start=spec.start_expr(policy.start_event))
+    return spec.running(base.annotate(_sla_start=spec.start_expr(policy.start_event))
                         .filter(_sla_start__isnull=False), policy.stop_event)
+
+
+def _in_sql(policy: SlaPolicy, levels) -> bool:
+    """24×7 levels of whole seconds: the due time is computed in SQL, exactly (microseconds kept)."""
+    return policy.calendar != CalendarKind.WORKING_HOURS and all(float(s).is_integer() for _l, s in levels)
+
+
+def _insert_select(policy: SlaPolicy, qs, level: str, secs: float, now, token: str) -> list[tuple]:
+    """INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING straight from the candidate query: no row travels
+    to Python but the ones this statement inserted (the crossings this scan fires)."""
+    inner, params = qs.values_list("pk", "_sla_start", "owner_id").query.sql_with_params()
+    if connection.vendor == "postgresql":
+        due = "s._sla_start + make_interval(secs => %s)"
+        due_params = [float(secs)]
+    else:  # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC): keep the fraction datetime() drops
+        due = "datetime(s._sla_start, %s) || substr(s._sla_start, 20)"
+        due_params = [f"+{int(secs)} seconds"]
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (f"INSERT INTO sla_slacrossing ({_COLS}) SELECT %s, s.pk, %s, %s, s._sla_start, {due}, %s, '', %s, "
+           f"s.owner_id FROM ({inner}) s WHERE true ON CONFLICT DO NOTHING RETURNING {_RETURNING}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [policy.target, policy.pk, level, *due_params, adapt(now), token, *params])
+        return cursor.fetchall()
+
+
+def _scan_policy(policy: SlaPolicy, now, since, overrides: dict, token: str) -> list[tuple]:
+    """Record the crossings of one policy's levels that fell due in (since, now] (all due by `now` when `since`
+    is None), plus those of items touched since the last scan (a late import, a reopened lead). 24×7 levels:
+    one INSERT … SELECT per level and window; working-hours levels: exact due times in Python."""
+    levels = [(level, policy.target_seconds * pct / 100) for level, pct, _a in policy.levels()]
+    base = _base(policy)
+    if not _in_sql(policy, levels):
+        rows = _candidates(policy, base, levels, now, since, overrides)
+        return _record(policy, rows, now, token) if rows else []
+    slack = timedelta(seconds=1)
+    out = []
+    for level, secs in levels:
+        hi = now - timedelta(seconds=secs)
+        if since is None:
+            out += _insert_select(policy, base.filter(_sla_start__lte=hi), level, secs, now, token)
+            continue
+        lo = since - slack - timedelta(seconds=secs)
+        if hi > lo:
+            out += _insert_select(policy, base.filter(_sla_start__gt=lo, _sla_start__lte=hi), level, secs, now,
+                                  token)
+        out += _insert_select(policy, base.filter(updated_at__gt=since - LATE_MARGIN, _sla_start__lte=hi), level,
+                              secs, now, token)
+    return out
+
+
+def _candidates(policy: SlaPolicy, base, levels, now, since, overrides: dict) -> list[tuple]:
+    """Working-hours calendars: (pk, start, owner, level, due) for each level of a running clock that fell due
+    in (since, now]; all levels due by `now` when `since` is None. One query per level over the partial indexes
+    of open items with tight bounds on the start (calendar time is never shorter than wall time), and the items
+    touched since the last scan; Python computes the exact due times."""
+    cal = calendar_for(policy, overrides)
     slack = timedelta(seconds=1)
     upper = max(_latest_start(cal, secs, now) for _l, secs in levels) + slack
     fields = ("pk", "_sla_start", "owner_id")
@@ -170,28 +221,32 @@ def _candidates(policy: SlaPolicy, now, since, overrides: dict) -> list[tuple]:
     return out
 
 
+_COLS = ("item_type, item_id, policy_id, level, cycle_start, due_at, crossed_at, resolution, scan_token, "
+         "owner_id_at_crossing")
+_RETURNING = "id, item_id, level, cycle_start, due_at, owner_id_at_crossing"
+
+
 def _record(policy: SlaPolicy, rows: list[tuple], now, token: str) -> list[tuple]:
     """Insert the crossings once (ON CONFLICT DO NOTHING on item × policy × level × cycle) in one statement per
     chunk; returns only the rows this call inserted — the ones whose escalation this scan fires — as
     (id, item_id, level, cycle_start, due_at, owner) in the database's raw form (no model instances: cheap)."""
     out = []
     adapt = connection.ops.adapt_datetimefield_value
-    cols = ("item_type, item_id, policy_id, level, cycle_start, due_at, crossed_at, resolution, scan_token, "
-            "owner_id_at_crossing")
+    cols = _COLS
     for i in range(0, len(rows), 20000):
         chunk = rows[i:i + 20000]
         if connection.vendor == "postgresql":
             sql = (f"INSERT INTO sla_slacrossing ({cols}) SELECT %s, t.item_id, %s, t.level, t.cycle_start, t.due_at, "
                    f"%s, '', %s, t.owner_id FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], "
                    f"%s::timestamptz[], %s::bigint[]) AS t(item_id, level, cycle_start, due_at, owner_id) "
-                   f"ON CONFLICT DO NOTHING RETURNING id, item_id, level, cycle_start, due_at, owner_id_at_crossing")
+                   f"ON CONFLICT DO NOTHING RETURNING " + _RETURNING)
             params = [policy.target, policy.pk, now, token, [r[0] for r in chunk], [r[3] for r in chunk],
                       [r[1] for r in chunk], [r[4] for r in chunk], [r[2] for r in chunk]]
         else:
             sql = (f"INSERT INTO sla_slacrossing ({cols}) SELECT %s, json_extract(j.value, '$[0]'), %s, "
                    f"json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
                    f"%s, '', %s, json_extract(j.value, '$[4]') FROM json_each(%s) AS j WHERE true "
-                   f"ON CONFLICT DO NOTHING RETURNING id, item_id, level, cycle_start, due_at, owner_id_at_crossing")
+                   f"ON CONFLICT DO NOTHING RETURNING " + _RETURNING)
             params = [policy.target, policy.pk, adapt(now), token,
                       json.dumps([[pk, level, adapt(start), adapt(due), owner]
                                   for pk, start, owner, level, due in chunk])]
@@ -216,8 +271,27 @@ def _crossings(rows, now, token) -> list[SlaCrossing]:
     return out
 
 
-def _resolve(policy: SlaPolicy, now) -> int:
-    """Open crossings whose clock is no longer running (stopped, restarted, closed, condition gone)."""
+def _touched(target: str, after) -> list[int]:
+    """Open items touched after `after`, over the partial indexes of open items: updated, a status change or an
+    activity (the last-update expression), an assignment still waiting for its first contact. A first contact or
+    a closure is resolved on the write path (`sla_resolve_on_commit`); the hourly full pass catches the rest."""
+    spec = spec_for(target)
+    base = spec.model.objects.extra(where=[spec.open_where()]).order_by()
+    queries = [base.filter(updated_at__gt=after)]
+    if target == Target.LEADS:
+        queries += [base.annotate(_lu=spec.start_expr("last_update")).filter(_lu__gt=after),
+                    base.filter(first_contact_at__isnull=True, assigned_at__gt=after)]
+    else:
+        queries += [base.filter(stage_entered_at__gt=after)]
+    ids = set()
+    for qs in queries:
+        ids.update(qs.values_list("pk", flat=True))
+    return sorted(ids)
+
+
+def _resolve(policy: SlaPolicy, now, touched: list[int] | None) -> int:
+    """Open crossings whose clock is no longer running (stopped, restarted, closed, condition gone): of every
+    open crossing of the policy when `touched` is None (a full pass), else only of the touched items."""
     spec = spec_for(policy.target)
     running = spec.model.objects.filter(spec.open_q(), pk=OuterRef("item_id"))
     if policy.condition:
@@ -225,8 +299,13 @@ def _resolve(policy: SlaPolicy, now) -> int:
     running = (running.annotate(_sla_start=spec.start_expr(policy.start_event))
                .filter(_sla_start=OuterRef("cycle_start")).exclude(spec.stopped_q(policy.stop_event)))
     open_ = SlaCrossing.objects.filter(policy=policy, resolved_at__isnull=True)
-    stale = open_.filter(~Exists(running)).values_list("pk", flat=True)
-    ids = list(stale)
+    if touched is None:
+        ids = list(open_.filter(~Exists(running)).values_list("pk", flat=True))
+    else:
+        ids = []
+        for i in range(0, len(touched), 5000):
+            ids += open_.filter(item_type=policy.target, item_id__in=touched[i:i + 5000]).filter(
+                ~Exists(running)).values_list("pk", flat=True)
     if not ids:
         return 0
     return _close(ids, now, "stopped", policies={policy.pk: policy})
@@ -236,23 +315,30 @@ def sla_scan(now=None, *, fire=True, full=False) -> dict:
     """One scan: resolve stopped clocks, record new crossings once, fire their escalation steps.
 
     Each policy keeps a high-water mark (`scanned_until`): a scan looks only at levels that fell due since the
-    last one (and at items touched since), so a quiet minute costs next to nothing; `full=True` (or no mark, or
-    a scan before the mark) looks at every running clock again. Either way the unique crossing and this scan's
-    RETURNING rows make re-runs and concurrent workers fire each step once."""
+    last one, at items touched since, and resolves only the alerts of touched items, so a quiet minute costs
+    next to nothing; `full=True` (hourly, see tasks.py), no mark, or a scan before the mark looks at every
+    running clock and every open alert again. Either way the unique crossing and this scan's RETURNING rows
+    make re-runs and concurrent workers fire each step once."""
     now = now or clock.now()
     token = uuid.uuid4().hex
     stats = {"new": 0, "resolved": 0, "fired": 0}
     overrides = dict(HolidayOverride.objects.values_list("date", "is_workday"))
     policies = list(SlaPolicy.objects.filter(active=True).order_by("id"))
+    touched = {}
     mine = []
     with clock.frozen(now):  # conditions with relative times read the scan's time
         for policy in policies:
-            stats["resolved"] += _resolve(policy, now)
             mark = policy.scanned_until
             since = None if full or mark is None or mark > now else mark
-            rows = _candidates(policy, now, since, overrides)
-            if rows:
-                mine += [(policy, r) for r in _record(policy, rows, now, token)]
+            if since is None:
+                stats["resolved"] += _resolve(policy, now, None)
+            else:
+                key = (policy.target, since)
+                if key not in touched:
+                    touched[key] = _touched(policy.target, since - LATE_MARGIN)
+                if touched[key]:
+                    stats["resolved"] += _resolve(policy, now, touched[key])
+            mine += [(policy, r) for r in _scan_policy(policy, now, since, overrides, token)]
             if mark is None or mark < now:
                 SlaPolicy.objects.filter(pk=policy.pk).filter(
                     Q(scanned_until__isnull=True) | Q(scanned_until__lt=now)).update(scanned_until=now)

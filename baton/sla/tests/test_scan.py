@@ -199,3 +199,38 @@ def test_scan_without_now_uses_the_clock(org):
     make_lead(created_at=at(f"{MON}T09:00"))
     with clock.frozen(at(f"{MON}T12:00")):
         assert sla_scan()["new"] == 2
+
+
+def test_minute_scans_are_incremental_and_the_hourly_full_pass_closes_the_gaps(org):
+    from baton.sla.tasks import scan_now
+
+    only("unassigned")
+    ops = org["ops"]
+    scan_now(at(f"{MON}T09:00"))  # sets the high-water mark
+    # Imported late with old timestamps: its breach fell due before the last scan, and nothing touched it since.
+    late = make_lead(created_at=at(f"{MON}T04:00"), updated_at=at(f"{MON}T04:00"))
+    # A breached lead given an owner behind the services' back (no timestamp the scanner watches moves).
+    stuck = make_lead(created_at=at(f"{MON}T08:00"), updated_at=at(f"{MON}T08:00"))
+    scan_now(at(f"{MON}T10:01"))
+    assert levels(stuck) == ["breach", "warning"] and levels(late) == []
+    Lead.objects.filter(pk=stuck.pk).update(owner=org["rep"])
+    out = scan_now(at(f"{MON}T10:30"))  # a minute scan: neither is seen
+    assert out["new"] == 0 and out["resolved"] == 0
+    assert levels(late) == []
+    out = scan_now(at(f"{MON}T11:00"))  # on the hour: the full pass
+    assert levels(late) == ["breach", "escalation_1", "warning"] and out["new"] == 3
+    assert out["resolved"] == 2
+    assert not SlaCrossing.objects.filter(item_id=stuck.pk, resolved_at__isnull=True).exists()
+    # the stuck lead's breach; the late lead's breach and 200 % step (its warning is skipped: found at once)
+    assert inbox(ops) == 3
+    # and the next full pass fires nothing again
+    assert scan_now(at(f"{MON}T12:00")) == {"new": 0, "resolved": 0, "fired": 0}
+
+
+def test_due_times_are_exact_to_the_microsecond(org):
+    only("unassigned")
+    lead = make_lead(created_at=at(f"{MON}T09:00:00.123456"))
+    sla_scan(at(f"{MON}T11:30"))
+    due = SlaCrossing.objects.get(item_id=lead.pk, level="breach").due_at
+    assert due == at(f"{MON}T11:00:00.123456")
+    assert SlaCrossing.objects.get(item_id=lead.pk, level="warning").cycle_start == lead.created_at
