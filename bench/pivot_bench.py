@@ -16,17 +16,25 @@ N leads and N·k activities written with raw multi-row inserts (COPY on PostgreS
 
 import argparse
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-QUARTER = (datetime(2025, 1, 1, tzinfo=UTC) - timedelta(hours=8), datetime(2025, 4, 1, tzinfo=UTC) - timedelta(hours=8))
+
+
+def last_quarter(now):
+    """The last complete calendar quarter before `now`, as UTC instants of its Shanghai (UTC+8) bounds."""
+    q = (now.month - 1) // 3  # this quarter's index; the one before it is complete
+    y, q = (now.year, q - 1) if q else (now.year - 1, 3)
+    start = datetime(y, 3 * q + 1, 1, tzinfo=UTC) - timedelta(hours=8)
+    end = datetime(y + (q == 3), (3 * q + 3) % 12 + 1, 1, tzinfo=UTC) - timedelta(hours=8)
+    return start, end
 
 
 def timed(fn, runs=5):
@@ -38,21 +46,68 @@ def timed(fn, runs=5):
     return statistics.median(times), out
 
 
+def generate(connection, *, regions, rep_ids, n, k, start, chunk=250_000):
+    """Write n leads and n·k activities straight into the database: the rows are made by DuckDB (SQL over
+    range(), pseudo-random by hash) and streamed in big chunks (executemany on SQLite, COPY on PostgreSQL)."""
+    import duckdb
+    from django.db import transaction
+
+    from baton.activities.models import Activity
+    from baton.imports.rawsql import RawInserter
+    from baton.leads.models import Lead
+
+    pg = connection.vendor == "postgresql"
+    ts = "strftime({}, '%Y-%m-%d %H:%M:%S')" + (" || '+00'" if pg else "")
+    gen = duckdb.connect()
+    gen.execute(f"""CREATE TABLE g AS SELECT i, TIMESTAMP '{start:%Y-%m-%d %H:%M:%S}' + to_seconds((hash(i * 7 + 1) % {365 * 86400})::BIGINT)
+                        AS created,
+                    CASE WHEN (hash(i * 7 + 2) % 10)::BIGINT < 8 THEN 5 + (hash(i * 7 + 3) % 3995)::BIGINT END AS first_min,
+                    CASE WHEN (hash(i * 7 + 4) % 100)::BIGINT < 95 THEN ($reps)[1 + (hash(i * 7 + 5) % {len(rep_ids)})::BIGINT] END
+                        AS owner
+                    FROM range({n}) t(i)""", {"reps": rep_ids})
+    sources = ["web_form", "phone", "referral", "advertising", "trade_show", "api"]
+    lead_sql = f"""SELECT ($sources)[1 + i % 6] AS source, '公司' || i AS company, 'new' AS status,
+        (['A', 'B', 'C'])[1 + i % 3] AS grade, owner AS owner_id, ($regions)[1 + i % 5] AS region_id,
+        {ts.format('created')} AS created_at, {ts.format('created')} AS updated_at,
+        {ts.format('created + to_minutes(first_min)')} AS first_contact_at, i % 100 AS score
+        FROM g ORDER BY i"""
+    act_sql = f"""SELECT (['call', 'visit', 'wechat', 'email', 'note'])[1 + (i + a) % 5] AS kind,
+        (['connected', 'no_answer', 'done', 'busy'])[1 + (i * 3 + a) % 4] AS outcome,
+        {ts.format('created + to_hours(a * 7 + 1)')} AS occurred_at,
+        {ts.format('created + to_hours(a * 7 + 1)')} AS created_at,
+        $first_id + i AS lead_id, coalesce(owner, {rep_ids[0]}) AS author_id
+        FROM g, range({k}) r(a) ORDER BY i, a"""
+
+    def write(model, sql, params):
+        ins = RawInserter(model, with_ids=False)
+        reader = gen.sql(sql, params=params).to_arrow_reader(chunk)
+        for batch in reader:
+            cols = {name: batch.column(j).to_pylist() for j, name in enumerate(batch.schema.names)}
+            given = {ins.index[f]: values for f, values in cols.items()}
+            columns = [given[ci] if ci in given else repeat(ins.defaults[ci]) for ci in range(len(ins.columns))]
+            with transaction.atomic():
+                ins.insert_tuples(list(zip(*columns, strict=False)))  # repeat() columns are endless
+
+    write(Lead, lead_sql, {"sources": sources, "regions": regions})
+    first_id = Lead.objects.order_by("id").values_list("id", flat=True).first()
+    assert Lead.objects.order_by("-id").values_list("id", flat=True).first() == first_id + n - 1
+    write(Activity, act_sql, {"first_id": first_id})
+    gen.close()
+
+
 def child(args):
     import django
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection, transaction
+    from django.db import connection
 
     from baton.core import clock
-    from baton.imports.rawsql import RawInserter
     from baton.leads.models import Lead
     from baton.org.models import Region, Role, Team, User
     from baton.reports import engine, store
 
     call_command("migrate", verbosity=0)
-    rnd = random.Random(11)
     admin = User.objects.create_superuser("bench-admin", password="x" * 12)
     rep_role, _ = Role.objects.get_or_create(code="rep")
     regions = [Region.objects.create(name=f"Region {i}", code=f"r{i}") for i in range(5)]
@@ -62,39 +117,11 @@ def child(args):
               hire_date=datetime(2020 + i % 6, 1 + i % 12, 1).date()) for i in range(200)])
     rep_ids = [u.pk for u in User.objects.filter(username__startswith="rep").order_by("id")]
     n, k = args.leads, args.activities_per_lead
-    start = datetime(2024, 7, 1, tzinfo=UTC)
-    span = 365 * 24 * 3600
-    sources = ["web_form", "phone", "referral", "advertising", "trade_show", "api"]
     t0 = time.perf_counter()
-    leads = RawInserter(Lead, with_ids=False)
-    from baton.activities.models import Activity
-
-    acts = RawInserter(Activity, with_ids=False)
-    chunk = 20_000
-    lead_id = 0
-    for base in range(0, n, chunk):
-        rows, arows = [], []
-        for i in range(base, min(n, base + chunk)):
-            created = start + timedelta(seconds=rnd.randrange(span))
-            first = created + timedelta(minutes=rnd.randrange(5, 4000)) if rnd.random() < 0.8 else None
-            owner = rep_ids[rnd.randrange(200)] if rnd.random() < 0.95 else None
-            rows.append({"source": sources[i % 6], "company": f"公司{i}", "status": "new",
-                         "grade": "ABC"[i % 3], "owner_id": owner, "region_id": regions[i % 5].pk,
-                         "created_at": created, "updated_at": created, "first_contact_at": first,
-                         "score": i % 100})
-        with transaction.atomic():
-            leads.insert(rows)
-        first_id = lead_id + 1
-        lead_id += len(rows)
-        for j, r in enumerate(rows):
-            for a in range(k):
-                at = r["created_at"] + timedelta(hours=a * 7 + 1)
-                arows.append({"kind": ("call", "visit", "wechat", "email", "note")[(j + a) % 5],
-                              "outcome": ("connected", "no_answer", "done", "busy")[(j * 3 + a) % 4],
-                              "occurred_at": at, "created_at": at, "lead_id": first_id + j,
-                              "author_id": r["owner_id"] or rep_ids[0]})
-        with transaction.atomic():
-            acts.insert(arows)
+    # a year of leads up to now, so the dashboards' "last 8 weeks" charts have rows to count
+    start = (clock.now() - timedelta(days=365)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    generate(connection, regions=[r.pk for r in regions], rep_ids=rep_ids, n=n, k=k, start=start)
+    QUARTER = last_quarter(clock.now())  # noqa: N806
     load = time.perf_counter() - t0
     print(f"db={connection.vendor} leads={n:,} activities={n * k:,} load={load:.1f}s", flush=True)
 
@@ -117,11 +144,20 @@ def child(args):
         WHERE f.duplicate_of_id IS NULL AND f.created_at >= TIMESTAMP '{lo}' AND f.created_at <= TIMESTAMP '{hi}'
         GROUP BY 1, 2"""
 
-    def hand_run():
-        with store.connect(read_only=True) as con:
+    def hand_run():  # on the process's shared reader too: the hand-written query gets the warm cache as well
+        with store.reader() as con:
             return con.execute(hand).fetchall()
 
     t_hand, hand_rows = timed(hand_run)
+    if os.environ.get("PIVOT_PROFILE"):
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        engine.pivot(user=admin, source="leads", dimensions=dims, metrics=mets, filters=quarter, engine="duckdb")
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
     assert len(hand_rows) == len(res["rows"]), (len(hand_rows), len(res["rows"]))
     print(f"lead pivot 2 dims x 3 metrics, one quarter ({len(res['rows'])} rows): store {t_store * 1000:.0f} ms, "
           f"hand-written DuckDB {t_hand * 1000:.0f} ms, ratio {t_store / t_hand:.2f}", flush=True)
@@ -135,13 +171,24 @@ def child(args):
         WHERE f.occurred_at >= TIMESTAMP '{lo}' AND f.occurred_at <= TIMESTAMP '{hi}' GROUP BY 1, 2"""
 
     def ahand_run():
-        with store.connect(read_only=True) as con:
+        with store.reader() as con:
             return con.execute(ahand).fetchall()
 
     t_ahand, _rows = timed(ahand_run)
     print(f"activity pivot 2 dims x 2 metrics, one quarter ({len(ares['rows'])} rows): store "
           f"{t_astore * 1000:.0f} ms, hand-written DuckDB {t_ahand * 1000:.0f} ms, ratio {t_astore / t_ahand:.2f}",
           flush=True)
+
+    from baton.reports import dashboards
+
+    for key, spec in dashboards.DASHBOARDS.items():
+        t_dash, _d = timed(lambda key=key: dashboards.render(key, user=admin), runs=3)
+        charts = []
+        for c in spec["charts"]:
+            t_c, r = timed(lambda c=c: engine.pivot(user=admin, source=c["source"], dimensions=c["dimensions"],
+                                                    metrics=c["metrics"], filters=c.get("filters")), runs=3)
+            charts.append(f"{c['key']} {t_c * 1000:.0f} ms/{len(r['rows'])} rows")
+        print(f"dashboard {key}: full load {t_dash * 1000:.0f} ms  [{'; '.join(charts)}]", flush=True)
 
     if args.db_engine:
         t_db, _ = timed(lambda: engine.pivot(user=admin, source="leads", dimensions=dims, metrics=mets,

@@ -122,7 +122,7 @@ def _param(v):
     return v
 
 
-def _leaf_sql(source, leaf, now, params, joins) -> str:
+def _leaf_sql(source, leaf, now, params, joins, positive=False) -> str:
     if leaf.event is not None:
         raise _Untranslatable()
     fd, op, v = leaf.fd, leaf.op, leaf.value
@@ -135,9 +135,9 @@ def _leaf_sql(source, leaf, now, params, joins) -> str:
     if op == "is_null":
         return empty if v else f"(NOT {empty})"
     if op in ("ne", "not_in"):
-        positive = _leaf_sql(source, type(leaf)(leaf.path, fd, "eq" if op == "ne" else "in", v, None), now,
-                             params, joins)
-        return f"(NOT {positive})"
+        inner = _leaf_sql(source, type(leaf)(leaf.path, fd, "eq" if op == "ne" else "in", v, None), now,
+                          params, joins)
+        return f"(NOT {inner})"
     if op == "eq":
         cond = f"{expr} = ?"
         params.append(_param(v))
@@ -166,19 +166,23 @@ def _leaf_sql(source, leaf, now, params, joins) -> str:
         params.append(v)
     else:
         raise _Untranslatable()
+    if positive:
+        # Not under a NOT: a NULL here drops the row just as FALSE does, and a bare comparison lets DuckDB
+        # push the filter into the scan (zone maps) where COALESCE(...) would not.
+        return f"(({cond}) AND NOT {empty})" if fd.type in ("text", "choice") else f"({cond})"
     return f"COALESCE(({cond}) AND NOT {empty}, FALSE)"
 
 
-def _tree_sql(source, tree, now, params, joins) -> str:
+def _tree_sql(source, tree, now, params, joins, positive=True) -> str:
     if isinstance(tree, tuple):
         kind, arg = tree
         if kind == "not":
-            return f"(NOT {_tree_sql(source, arg, now, params, joins)})"
+            return f"(NOT {_tree_sql(source, arg, now, params, joins, False)})"
         if not arg:
             return "TRUE" if kind == "all" else "FALSE"
         glue = " AND " if kind == "all" else " OR "
-        return "(" + glue.join(_tree_sql(source, c, now, params, joins) for c in arg) + ")"
-    return _leaf_sql(source, tree, now, params, joins)
+        return "(" + glue.join(_tree_sql(source, c, now, params, joins, positive) for c in arg) + ")"
+    return _leaf_sql(source, tree, now, params, joins, positive)
 
 
 def filter_sql(source, filters, con) -> tuple[str, list, set, str]:
@@ -213,7 +217,7 @@ def _duck_rows(source, dims, metric_list, filters, user):
     sdef = M.SOURCE_DEFS[source]
     aggs, quants = _parts(metric_list)
     today = clock.today()
-    with store.connect(read_only=True) as con:
+    with store.reader() as con:
         where_filter, params, joins, _how = filter_sql(source, filters, con)
         for d in dims:
             joins.update(d.joins)
@@ -237,10 +241,11 @@ def _duck_rows(source, dims, metric_list, filters, user):
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(dims)))
         result = con.execute(sql, params).fetchall()
     out = []
+    n = len(dims)
     for r in result:
-        keys = tuple(_norm_key(k) for k in r[:len(dims)])
-        out.append((keys, dict(zip(names, r[len(dims):], strict=True))))
-    return out
+        keys = tuple(None if k == "" else k for k in r[:n])
+        out.append((keys, dict(zip(names, r[n:], strict=True))))
+    return out, _how
 
 
 def _norm_key(k):
@@ -445,8 +450,7 @@ def pivot(*, user, source, dimensions, metrics, filters=None, engine="auto") -> 
     mets = [M.metrics_for(source)[m] for m in metrics]
     engine = choose_engine(source, engine)
     if engine == "duckdb":
-        grouped = _duck_rows(source, dims, mets, filters, user)
-        how = "none" if filters in (None, {}) else ("sql" if _translatable(source, filters) else "ids")
+        grouped, how = _duck_rows(source, dims, mets, filters, user)
     else:
         grouped = _db_rows(source, dims, mets, filters, user)
         how = "none" if filters in (None, {}) else "sql"

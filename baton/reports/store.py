@@ -18,6 +18,7 @@ process holds it) and closes it again, so the web server and the job worker take
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import uuid
@@ -85,6 +86,8 @@ def connect(timeout: float = 30.0, *, read_only: bool = False):
     path = store_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock:
+        if not read_only:
+            _close_reader()  # this process's own cached reader would keep the writer out
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -102,6 +105,95 @@ def connect(timeout: float = 30.0, *, read_only: bool = False):
             yield con
         finally:
             con.close()
+
+
+# --- The shared reader ---------------------------------------------------------------------------------------
+# Pivots read through one read-only connection per process, kept open while the file is unchanged (DuckDB then
+# keeps its decompressed column segments cached between queries) and closed after READER_IDLE seconds without
+# a query, so a sync in another process (DuckDB allows no writer while a reader has the file open) gets its
+# turn. Each use gets its own cursor (a connection to the same database instance), so threads may read at once.
+READER_IDLE = 2.0
+_reader = {"con": None, "key": None, "timer": None, "busy": 0, "last": 0.0}
+
+
+def _file_key(path: Path):
+    st = path.stat()
+    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _close_reader():
+    with _lock:
+        if _reader["con"] is not None and not _reader["busy"]:
+            _reader["con"].close()
+            _reader["con"] = _reader["key"] = None
+
+
+def _idle_check():
+    """Timer thread: close the reader once idle long enough, else look again when it could be."""
+    with _lock:
+        _reader["timer"] = None
+        if _reader["con"] is None:
+            return
+        wait = _reader["last"] + READER_IDLE - time.monotonic()
+        if _reader["busy"] or wait > 0:
+            _start_timer(max(wait, 0.2))
+        else:
+            _close_reader()
+
+
+def _start_timer(delay):
+    # One timer at a time, never cancelled (cancelling wakes its thread and costs the caller a GIL switch).
+    if _reader["timer"] is None:
+        _reader["timer"] = threading.Timer(delay, _idle_check)
+        _reader["timer"].daemon = True
+        _reader["timer"].start()
+
+
+@atexit.register
+def _close_reader_at_exit():
+    # Close on the main thread before the interpreter winds down: a DuckDB connection finalised during
+    # shutdown (or closed by the timer thread then) can abort the process.
+    with _lock:
+        if _reader["timer"] is not None:
+            _reader["timer"].cancel()
+            _reader["timer"] = None
+        _reader["busy"] = 0
+        _close_reader()
+
+
+@contextmanager
+def reader(timeout: float = 30.0):
+    """A read-only cursor on the store, from the process's shared reader (see above)."""
+    path = store_path()
+    if not path.exists():
+        with connect(timeout, read_only=True) as con:
+            yield con
+        return
+    with _lock:
+        key = _file_key(path)
+        if _reader["con"] is not None and _reader["key"] != key and not _reader["busy"]:
+            _close_reader()
+        if _reader["con"] is None:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    _reader["con"] = duckdb.connect(str(path), read_only=True)
+                    break
+                except duckdb.IOException:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            _reader["key"] = key
+        _reader["busy"] += 1
+        cur = _reader["con"].cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+        with _lock:
+            _reader["busy"] -= 1
+            _reader["last"] = time.monotonic()
+            _start_timer(READER_IDLE)
 
 
 def _ensure_schema(con):
@@ -167,6 +259,68 @@ def _activity_rows(qs):
     for r in qs.values_list("id", "created_at", "occurred_at", "kind", "outcome", "author_id", "lead_id",
                             "opportunity_id", "account_id"):
         yield (r[0], _utc(r[1]), _utc(r[2]), _local_day(r[2]), *r[3:])
+
+
+# Columnar full copy: (fact table) -> the fields read from the database, in order, and per schema column
+# either the index of the field it copies or ("day", index) for the local calendar day of a datetime field.
+COLUMNAR = {
+    "leads_fact": (("id", "created_at", "updated_at", "first_contact_at", "source", "status", "grade", "owner_id",
+                    "region_id", "duplicate_of_id", "score", "company", "external_id"),
+                   (0, 1, ("day", 1), 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)),
+    "activities_fact": (("id", "created_at", "occurred_at", "kind", "outcome", "author_id", "lead_id",
+                         "opportunity_id", "account_id"),
+                        (0, 1, 2, ("day", 2), 3, 4, 5, 6, 7, 8)),
+}
+_ARROW_TYPES = {"BIGINT": pa.int64(), "INTEGER": pa.int32(), "VARCHAR": pa.string(), "DATE": pa.date32(),
+                "DECIMAL(18,2)": pa.decimal128(18, 2)}
+COLUMNAR_STEP = 200_000  # ids per range query
+
+
+def _columnar_batches(table: str, qs):
+    """The whole table as arrow batches: raw cursor rows in id ranges, converted column-wise (no per-row
+    Python beyond the driver's own), local days computed by arrow in the company time zone."""
+    import pyarrow.compute as pc
+    from django.db import connections
+    from django.db.models import Max, Min
+
+    fields, spec = COLUMNAR[table]
+    schema = SCHEMA[table]
+    tz = str(timezone.get_default_timezone())
+    bounds = qs.aggregate(lo=Min("id"), hi=Max("id"))
+    if bounds["lo"] is None:
+        return
+    conn = connections[qs.db]
+    for lo in range(bounds["lo"], bounds["hi"] + 1, COLUMNAR_STEP):
+        sql, params = qs.filter(id__gte=lo, id__lt=lo + COLUMNAR_STEP).order_by().values_list(*fields) \
+            .query.sql_with_params()
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        if not rows:
+            continue
+        raw = list(zip(*rows, strict=True))
+        del rows
+        utc = {i: pa.array(raw[i], type=pa.timestamp("us", tz="UTC"))
+               for (_c, typ), i in zip(schema, spec, strict=True) if typ == "TIMESTAMP"}
+        arrays = []
+        for (_c, typ), src in zip(schema, spec, strict=True):
+            if isinstance(src, tuple):
+                arrays.append(pc.local_timestamp(utc[src[1]].cast(pa.timestamp("us", tz=tz))).cast(pa.date32()))
+            elif typ == "TIMESTAMP":
+                arrays.append(utc[src].cast(pa.timestamp("us")))
+            else:
+                arrays.append(pa.array(raw[src], type=_ARROW_TYPES[typ]))
+        yield pa.table(arrays, names=[c for c, _t in schema])
+
+
+def _insert_columnar(con, table: str, qs) -> int:
+    n = 0
+    for batch in _columnar_batches(table, qs):
+        con.register("_batch", batch)
+        _x(con, f"INSERT INTO {table} SELECT * FROM _batch")
+        con.unregister("_batch")
+        n += batch.num_rows
+    return n
 
 
 def _batched(rows, size=BATCH):
@@ -328,7 +482,10 @@ def sync(*, triggered_by: str = "schedule", full: bool = False) -> list:
             if is_full:
                 watermark = qs.order_by(f"-{stamp}").values_list(stamp, flat=True).first()
                 _x(con, f"DELETE FROM {table}")
-                changed = _insert(con, table, _rows_in_id_chunks(qs, row_fn))
+                if table in COLUMNAR:
+                    changed = _insert_columnar(con, table, qs)
+                else:
+                    changed = _insert(con, table, _rows_in_id_chunks(qs, row_fn))
                 if table == "leads_fact":
                     _x(con, "DELETE FROM lead_industries")
                     _insert(con, "lead_industries", _lead_industry_rows())
@@ -392,7 +549,7 @@ def synced(tables) -> bool:
     needed = [t for t in tables if t in FACT_TABLES]
     if len(states) < len(needed) or any(s.last_sync_at is None for s in states.values()):
         return False
-    with connect(read_only=True) as con:
+    with reader() as con:
         sid = store_id(con)
     return all(s.store_id == sid for s in states.values())
 
