@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from baton.conditions.compiler import to_q
 from baton.core import clock
@@ -34,19 +35,19 @@ from .recipients import notify_step
 log = logging.getLogger(__name__)
 
 DEFAULTS = [
-    {"code": "unassigned", "name": "Unassigned > 2 h", "target": Target.LEADS, "condition": {},
+    {"code": "unassigned", "name": gettext_noop("Unassigned > 2 h"), "target": Target.LEADS, "condition": {},
      "start_event": "created", "stop_event": "assigned", "target_seconds": 2 * 3600,
      "escalation": [{"at": 100, "actions": ["notify_ops"]}, {"at": 200, "actions": ["notify_ops"]}]},
-    {"code": "first_contact", "name": "Assigned, no first contact > 4 h", "target": Target.LEADS,
+    {"code": "first_contact", "name": gettext_noop("Assigned, no first contact > 4 h"), "target": Target.LEADS,
      "condition": {}, "start_event": "assigned", "stop_event": "first_contact", "target_seconds": 4 * 3600,
      "calendar": CalendarKind.WORKING_HOURS,
      "escalation": [{"at": 100, "actions": ["notify_owner", "notify_manager"]},
                     {"at": 200, "actions": ["return_to_pool"]}]},
-    {"code": "status_update", "name": "No status update > 24 h", "target": Target.LEADS, "condition": {},
+    {"code": "status_update", "name": gettext_noop("No status update > 24 h"), "target": Target.LEADS, "condition": {},
      "start_event": "last_update", "stop_event": "any_update", "target_seconds": 24 * 3600,
      "escalation": [{"at": 100, "actions": ["notify_owner", "notify_manager"]},
                     {"at": 200, "actions": ["manager_task"]}]},
-    {"code": "a_grade_first_contact", "name": "A-grade: first contact within 2 h", "target": Target.LEADS,
+    {"code": "a_grade_first_contact", "name": gettext_noop("A-grade: first contact within 2 h"), "target": Target.LEADS,
      "condition": {"field": "grade", "op": "eq", "value": "A"}, "start_event": "created",
      "stop_event": "first_contact", "target_seconds": 2 * 3600,
      "escalation": [{"at": 100, "actions": ["notify_owner", "notify_manager"]},
@@ -621,11 +622,11 @@ def sla_resolve_on_commit(obj) -> None:
 
 
 DEFAULT_REASON_CODES = [
-    ("customer_later", "The customer asked to be called later"),
-    ("unreachable", "Customer unreachable, trying again"),
-    ("waiting_customer", "Waiting for information from the customer"),
-    ("handled_elsewhere", "Handled elsewhere (duplicate, colleague)"),
-    ("other", "Other (see the note)"),
+    ("customer_later", gettext_noop("The customer asked to be called later")),
+    ("unreachable", gettext_noop("Customer unreachable, trying again")),
+    ("waiting_customer", gettext_noop("Waiting for information from the customer")),
+    ("handled_elsewhere", gettext_noop("Handled elsewhere (duplicate, colleague)")),
+    ("other", gettext_noop("Other (see the note)")),
 ]
 
 
