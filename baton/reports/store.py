@@ -496,9 +496,10 @@ def sync(*, triggered_by: str = "schedule", full: bool = False) -> list:
                 since = state.watermark - OVERLAP
                 changed_qs = qs.filter(**{f"{stamp}__gte": since})
                 extra = _updated_by_audit(model, since) if model is Activity else []
-                watermark = changed_qs.order_by(f"-{stamp}").values_list(stamp, flat=True).first()
-                ids = list(changed_qs.values_list("id", flat=True))
-                ids = sorted(set(ids) | set(extra))
+                # one pass for the ids and the new watermark (the stamp column may have no usable index)
+                pairs = list(changed_qs.order_by().values_list("id", stamp))
+                watermark = max((p[1] for p in pairs), default=None)
+                ids = sorted({p[0] for p in pairs} | set(extra))
                 changed = 0
                 for i in range(0, len(ids), BATCH):
                     part = ids[i:i + BATCH]
@@ -523,7 +524,7 @@ def sync(*, triggered_by: str = "schedule", full: bool = False) -> list:
                 if table == "opportunities_fact" and gone:
                     deleted += _delete(con, "activities_fact", "opportunity_id", gone)
                 watermark = max(w for w in (watermark, state.watermark) if w is not None)
-            if table == "activities_fact":
+            if table == "activities_fact" and affected_leads != set():  # nothing to redo when no lead moved
                 _refresh_first_contact(con, None if affected_leads is None else sorted(affected_leads))
             state.store_id = sid
             state.watermark = watermark or state.watermark or started
