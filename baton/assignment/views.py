@@ -91,20 +91,25 @@ def pool_edit(request, pk=None):
     })
 
 
+def _run_member_form(request, form, success: str, call) -> None:
+    """Validate a pool-member form and call its service; the outcome (or the form's errors) becomes a message."""
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return
+    try:
+        call(**form.cleaned_data)
+        messages.success(request, success)
+    except DomainError as exc:
+        messages.error(request, _error_text(exc))
+
+
 @login_required
 @require_POST
 def member_add(request, pk):
     _need(request, VIEW_ROLES)
     pool = _pool(pk)
-    form = MemberForm(request.POST)
-    if form.is_valid():
-        try:
-            services.member_add(pool=pool, actor=request.user, **form.cleaned_data)
-            messages.success(request, _("Member added."))
-        except DomainError as exc:
-            messages.error(request, _error_text(exc))
-    else:
-        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    _run_member_form(request, MemberForm(request.POST), _("Member added."),
+                     lambda **data: services.member_add(pool=pool, actor=request.user, **data))
     return HttpResponseRedirect(reverse("assignment:edit", args=[pool.pk]))
 
 
@@ -119,15 +124,8 @@ def member_update(request, pk):
         services.member_remove(member=member, actor=request.user)
         messages.success(request, _("Member removed."))
     else:
-        form = MemberUpdateForm(request.POST)
-        if form.is_valid():
-            try:
-                services.member_update(member=member, actor=request.user, **form.cleaned_data)
-                messages.success(request, _("Member saved."))
-            except DomainError as exc:
-                messages.error(request, _error_text(exc))
-        else:
-            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        _run_member_form(request, MemberUpdateForm(request.POST), _("Member saved."),
+                         lambda **data: services.member_update(member=member, actor=request.user, **data))
     return HttpResponseRedirect(reverse("assignment:edit", args=[member.pool_id]))
 
 

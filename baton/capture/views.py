@@ -13,7 +13,7 @@ from baton.capture import selectors, services
 from baton.capture.forms import DedupePolicyForm, IntakeFormForm
 from baton.capture.models import DedupePolicy, IntakeForm
 from baton.core.errors import DomainError, NotFound
-from baton.core.views_generic import apply_domain_error
+from baton.core.views_generic import save_form
 from baton.leads import selectors as lead_selectors
 
 
@@ -84,17 +84,9 @@ def dedupe_edit(request, pk=None):
     policy = _one(DedupePolicy, pk) if pk is not None else None
     if request.method == "POST":
         form = DedupePolicyForm(request.POST)
-        if form.is_valid():
-            try:
-                if policy is None:
-                    policy = services.dedupe_policy_create(actor=request.user, **form.cleaned_data)
-                else:
-                    services.dedupe_policy_update(policy=policy, actor=request.user, **form.cleaned_data)
-            except DomainError as exc:
-                apply_domain_error(form, exc)
-            else:
-                messages.success(request, _("%(name)s was saved.") % {"name": policy})
-                return redirect("capture:dedupe_list")
+        if save_form(request, form, policy, create=services.dedupe_policy_create,
+                     update=lambda obj, **kw: services.dedupe_policy_update(policy=obj, **kw)):
+            return redirect("capture:dedupe_list")
     elif policy is not None:
         form = DedupePolicyForm(initial={"lead_source": policy.source, "action": policy.action,
                                          "fuzzy_threshold": policy.fuzzy_threshold, "active": policy.active})
@@ -136,17 +128,10 @@ def intake_edit(request, pk=None):
     obj = _one(IntakeForm, pk) if pk is not None else None
     if request.method == "POST":
         form = IntakeFormForm(request.POST)
-        if form.is_valid():
-            try:
-                if obj is None:
-                    obj = services.intake_form_create(actor=request.user, **form.cleaned_data)
-                else:
-                    services.intake_form_update(form=obj, actor=request.user, **form.cleaned_data)
-            except DomainError as exc:
-                apply_domain_error(form, exc)
-            else:
-                messages.success(request, _("%(name)s was saved.") % {"name": obj})
-                return redirect("capture:intake_edit", pk=obj.pk)
+        saved = save_form(request, form, obj, create=services.intake_form_create,
+                          update=lambda o, **kw: services.intake_form_update(form=o, **kw))
+        if saved:
+            return redirect("capture:intake_edit", pk=saved.pk)
     elif obj is not None:
         form = IntakeFormForm(initial=IntakeFormForm.initial_for(obj))
     else:

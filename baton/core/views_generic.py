@@ -362,6 +362,25 @@ def apply_domain_error(form, exc: DomainError) -> None:
         form.add_error(field if field in form.fields else None, msg)
 
 
+def save_form(request, form, obj, *, create: Callable, update: Callable):
+    """For a small create/edit settings page: validate the bound form, then create (obj is None) or update obj
+    through ONE service (`create(actor=, **cleaned_data)` / `update(obj, actor=, **cleaned_data)`). A service's
+    refusal goes onto the form. Returns the saved object (with a "saved" message), or None when the form shows
+    errors."""
+    if not form.is_valid():
+        return None
+    try:
+        if obj is None:
+            obj = create(actor=request.user, **form.cleaned_data)
+        else:
+            update(obj, actor=request.user, **form.cleaned_data)
+    except DomainError as exc:
+        apply_domain_error(form, exc)
+        return None
+    messages.success(request, _("%(name)s was saved.") % {"name": obj})
+    return obj
+
+
 class ObjectEditView(ObjectMixin, View):
     form_class = None
     create_service: Callable = None  # (actor=, **cleaned_data) -> obj
