@@ -5,13 +5,18 @@
                                           [--changes 10000] [--db-engine]
 
 In a fresh database (SQLite in a temp dir, or a fresh PostgreSQL database): 5 regions, 20 teams, 200 reps;
-N leads and N·k activities written with raw multi-row inserts (COPY on PostgreSQL). Then it times:
-  1. the first (full) sync of the store;
-  2. a pivot of 2 dimensions × 3 metrics over one quarter through `baton.reports.engine.pivot` (the store),
-     and the same question as hand-written DuckDB SQL on the same file (median of 5 runs each) and the ratio;
+N leads created over the last year (ids in creation order) and N·k activities, made by DuckDB SQL and written
+in chunks of 250,000 (executemany on SQLite, COPY on PostgreSQL). Then it times:
+  1. the first (full) sync of the store (leads and activities stream from the cursor into arrow batches);
+  2. a pivot of 2 dimensions × 3 metrics over the last complete quarter through `baton.reports.engine.pivot`
+     (the store), and the same question as hand-written DuckDB SQL on the same file and the same shared
+     read-only connection (median of 5 runs each), and the ratio;
   3. an activities pivot (2 dimensions × 2 metrics, one quarter) the same two ways;
-  4. with --db-engine, the same lead pivot straight on the database (the "small install" path);
-  5. an incremental sync after --changes leads were changed (updated_at moved on).
+  4. each dashboard of `baton.reports.dashboards`: its full render (charts through the engine + the live
+     counts), median of 3, and each chart's pivot alone;
+  5. with --db-engine, the same lead pivot straight on the database (the "small install" path);
+  6. an incremental sync after --changes leads were changed (updated_at moved on).
+PIVOT_PROFILE=1 prints a cProfile of one store pivot.
 """
 
 import argparse
