@@ -6,6 +6,7 @@ on SQLite every transaction already takes the write lock up front (IMMEDIATE). P
 (priority, id) order, so two assignments never wait on each other in a cycle.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -211,10 +212,32 @@ def _explain(pool: Pool, pick: Pick) -> str:
     return " ".join(parts)
 
 
+_POOL_PREDICATES: dict = {}
+
+
+def _pool_predicate(pool: Pool):
+    """The compiled pool condition, cached per process by the condition's own text.
+
+    Compiling reads the custom-field registry (a query per compile); a condition that names no custom
+    field compiles to the same predicate whatever the registry holds, so only those are cached (keyed by
+    the condition itself, so an edited pool compiles afresh). Conditions naming a custom field are compiled
+    every time, as before.
+    """
+    text = json.dumps(pool.condition, sort_keys=True, default=str)
+    pred = _POOL_PREDICATES.get(text)
+    if pred is None:
+        pred = conditions.to_predicate(Lead, pool.condition)
+        if "custom." not in text:
+            if len(_POOL_PREDICATES) > 500:
+                _POOL_PREDICATES.clear()
+            _POOL_PREDICATES[text] = pred
+    return pred
+
+
 def _eligible(pool: Pool, lead: Lead) -> bool:
     if pool.region_id and pool.region_id != lead.region_id:
         return False
-    return conditions.to_predicate(Lead, pool.condition)(lead)
+    return _pool_predicate(pool)(lead)
 
 
 def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_code="", note="") -> Assignment:
@@ -222,8 +245,13 @@ def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_cod
 
     previous = lead.owner
     # The engine writes for the company (actor None) so a rep's intake can hand the lead to a colleague.
-    lead_update(lead=lead, actor=actor, source=source, owner=pick.user if pick else None,
-                message=explanation[:500])
+    if actor is None:  # owner picked from the pool's members by the engine: no full_clean needed
+        from baton.leads.services import lead_engine_write
+
+        lead_engine_write(lead=lead, source=source, owner=pick.user if pick else None, message=explanation[:500])
+    else:
+        lead_update(lead=lead, actor=actor, source=source, owner=pick.user if pick else None,
+                    message=explanation[:500])
     PoolBacklog.objects.filter(lead=lead).delete()
     return Assignment.objects.create(
         lead=lead, pool=pool, user=pick.user, previous_user=previous, kind=kind, at=clock.now(),
@@ -279,6 +307,20 @@ def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM) -> A
         explanation = " ".join(tried + [_("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}])
         return Assignment.objects.create(lead=lead, pool=first, kind=Assignment.Kind.BACKLOG, at=now,
                                          strategy=first.strategy, skipped=skipped, explanation=explanation)
+
+
+def explained_new_lead(assignment: Assignment) -> dict:
+    """What `assignment.selectors.lead_explanations` returns for a lead whose only decision is `assignment`
+    (just written by `lead_auto_assign` for a new lead), built without reading it back."""
+    a = assignment
+    row = {"at": a.at, "kind": str(a.kind), "pool": a.pool.name if a.pool else None, "pool_id": a.pool_id,
+           "user": str(a.user) if a.user else None, "user_id": a.user_id, "strategy": a.strategy,
+           "rotation_position": a.rotation_position, "skipped": a.skipped, "explanation": a.explanation,
+           "reason_code": a.reason_code, "note": a.note, "actor": str(a.actor) if a.actor else None}
+    backlog = None
+    if a.kind == Assignment.Kind.BACKLOG:  # the backlog row was created with since = the decision's time
+        backlog = {"pool": a.pool.name, "pool_id": a.pool_id, "since": a.at}
+    return {"assignment_explanation": [row], "backlog": backlog}
 
 
 def pool_drain_backlog(pool: Pool, *, source=ChangeSource.JOB) -> int:

@@ -90,6 +90,9 @@ class LeadOut(Schema):
 
     @staticmethod
     def resolve_score_explanation(obj):
+        stashed = getattr(obj, "_score_explanation", None)  # set by lead_evaluate on the instance it scored
+        if stashed is not None:
+            return stashed
         from baton.rules.selectors import lead_explanations
 
         return lead_explanations(obj)["score_explanation"]
@@ -99,7 +102,8 @@ class LeadOut(Schema):
         """The newest assignment decision (pool, strategy, rotation, members skipped and why) and any backlog."""
         from baton.assignment.selectors import lead_explanations
 
-        explained = lead_explanations(obj)
+        # lead_create keeps the decision it just wrote for a new lead (its only one): no read back
+        explained = getattr(obj, "_assignment_explained", None) or lead_explanations(obj)
         decisions = explained["assignment_explanation"]
         if not decisions and not explained["backlog"]:
             return None

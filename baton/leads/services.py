@@ -1,11 +1,11 @@
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from baton.accounts.models import Account, Contact
 from baton.core import clock
 from baton.core.errors import ValidationFailed
-from baton.core.models import ChangeSource
-from baton.core.services import create_object, delete_object, update_object
+from baton.core.models import AuditEntry, ChangeSource
+from baton.core.services import create_object, delete_object, record, snapshot, update_object
 from baton.leads.models import Lead, LeadStatus
 
 
@@ -32,6 +32,22 @@ def _normalised_keys(data: dict) -> dict:
     return normalised_keys(data)
 
 
+def _prefetch_from(lead: Lead, data: dict) -> list:
+    """Fill the tags / industries prefetch cache of a just-created lead from the instances it was created
+    with (the rules engine tests both; order does not matter there), instead of reading them back. Only
+    when every value is an instance. Returns the names filled."""
+    caches = {}
+    for name in ("tags", "industries"):
+        values = list(data.get(name) or [])
+        if not all(isinstance(v, models.Model) for v in values):
+            return []
+        qs = getattr(lead, name).all()
+        qs._result_cache, qs._prefetch_done = values, True
+        caches[name] = qs
+    lead._prefetched_objects_cache = {**getattr(lead, "_prefetched_objects_cache", {}), **caches}
+    return list(caches)
+
+
 def lead_create(*, actor, source=ChangeSource.UI, process=True, **data) -> Lead:
     """Create a lead; unless `process=False` (bulk demo/import paths) it is tagged, scored, graded and
     assigned in the same transaction, before this returns."""
@@ -46,8 +62,20 @@ def lead_create(*, actor, source=ChangeSource.UI, process=True, **data) -> Lead:
             from baton.assignment.services import lead_auto_assign
             from baton.rules.services import lead_evaluate
 
-            lead_evaluate(lead=lead, actor=None, source=source)
-            lead_auto_assign(lead=lead, actor=actor)
+            fabricated = _prefetch_from(lead, data)
+            lead_evaluate(lead=lead, actor=None, source=source, new=True)
+            for name in fabricated:  # in Python order, not the database's collation: readers query afresh
+                getattr(lead, "_prefetched_objects_cache", {}).pop(name, None)
+            assignment = lead_auto_assign(lead=lead, actor=actor)
+            if assignment is not None:
+                from baton.assignment.services import explained_new_lead
+
+                # The engine wrote owner / status / stamps on its own locked copy of the row: show them on
+                # the returned instance too, and keep the decision for the API's response.
+                locked = assignment.lead
+                for f in Lead._meta.concrete_fields:
+                    setattr(lead, f.attname, getattr(locked, f.attname))
+                lead._assignment_explained = explained_new_lead(assignment)
     return lead
 
 
@@ -66,6 +94,45 @@ def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data
             from baton.sla.services import sla_resolve_on_commit
 
             sla_resolve_on_commit(lead)
+    return changes
+
+
+def lead_engine_write(*, lead: Lead, source, message="", **data) -> dict:
+    """`lead_update` for values an engine computed itself, written for the company (actor None).
+
+    Same audit row (old → new of every changed field, same message), same clock stamps (`_stamp`), same
+    `updated_at` rule and SLA resolution as `lead_update`, but no `full_clean` and only the changed columns
+    in one UPDATE. Skipping validation is safe because nothing here comes from user input: tags are `Tag`
+    rows the rules engine fetched or created, score is `score_from_raw` (an int clamped to 0–100), grade
+    comes from the grade bands, owner is a user the pool engine picked from its members, status is a
+    `LeadStatus` value; the other columns are unchanged, so the unique constraints validated when they were
+    written still hold. Actor None also means no scope check (as in `update_object`).
+    """
+    now = clock.now()
+    data = _stamp(lead, data, now)
+    m2m = {k: v for k, v in data.items() if Lead._meta.get_field(k).many_to_many}
+    before = snapshot(lead, data.keys())
+    plain = [k for k in data if k not in m2m]
+    for key in plain:
+        setattr(lead, key, data[key])
+    for name, values in m2m.items():
+        getattr(lead, name).set(values)  # drops the relation's prefetch cache: the next read is fresh
+    after = snapshot(lead, data.keys())
+    changes = {k: [before[k], after[k]] for k in data if before[k] != after[k]}
+    if changes or message:
+        record(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE, changes=changes,
+               message=message)
+    changed_plain = list(plain)
+    if changes:  # updated_at follows real changes only (as in lead_update)
+        lead.updated_at = now
+        changed_plain.append("updated_at")
+    if changed_plain:
+        fields = [Lead._meta.get_field(k).attname for k in changed_plain]
+        lead.save(update_fields=fields)
+    if {"owner", "status"} & set(changes):
+        from baton.sla.services import sla_resolve_on_commit
+
+        sla_resolve_on_commit(lead)
     return changes
 
 

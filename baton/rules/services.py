@@ -303,18 +303,23 @@ def score_from_raw(raw: float) -> int:
     return max(0, min(100, math.floor(raw + 0.5)))
 
 
-def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: RuleSet | None = None) -> dict:
+def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: RuleSet | None = None,
+                  new: bool = False) -> dict:
     """Apply tagging rules, compute score and grade, store them on the lead (audited, via `lead_update`)
     and the explanation on its `LeadEvaluation`. Returns {"score", "grade", "tags", "score_explanation",
-    "tag_explanation", "changes"}."""
-    from baton.leads.services import lead_update
+    "tag_explanation", "changes"}.
+
+    `new=True` (from `lead_create`, same transaction as the insert): the lead cannot have an evaluation yet,
+    so none is looked up and the new one is inserted directly."""
+    from baton.leads.services import lead_engine_write, lead_update
 
     rules = rules or RuleSet.load()
     now = clock.now()
+    original = lead
     if not getattr(lead, "_prefetched_objects_cache", None):
         prefetch_related_objects([lead], "tags", "industries")
     with transaction.atomic():
-        evaluation = LeadEvaluation.objects.filter(lead=lead).first()
+        evaluation = None if new else LeadEvaluation.objects.filter(lead=lead).first()
         previous_auto = set(evaluation.auto_tags) if evaluation else set()
 
         # 1. Tags
@@ -345,7 +350,7 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
         explanation, raw = [], 0.0
         behaviour_kinds = {r.event_kind for r in rules.scoring if r.kind == ScoringRule.Kind.BEHAVIOUR}
         last_event = {}
-        if behaviour_kinds:
+        if behaviour_kinds and not new:  # a lead inserted in this transaction has no events yet
             last_event = dict(LeadEvent.objects.filter(lead=lead, type__in=behaviour_kinds)
                               .values("type").annotate(last=Max("occurred_at")).values_list("type", "last"))
         for rule in rules.scoring:
@@ -375,13 +380,23 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
             data["score"] = score
         if lead.grade != grade:
             data["grade"] = grade
-        if data:
+        if data and actor is None:  # values computed here: no full_clean (see lead_engine_write)
+            changes.update(lead_engine_write(lead=lead, source=source, message=_("re-scored"), **data))
+        elif data:
             changes.update(lead_update(lead=lead, actor=actor, source=source, message=_("re-scored"), **data))
-        LeadEvaluation.objects.update_or_create(lead=lead, defaults={
-            "score_explanation": explanation, "tag_explanation": tag_explanation,
-            "auto_tags": sorted(fired_set), "raw_score": raw, "grade_bands_version": rules.bands.version,
-            "evaluated_at": now,
-        })
+        stored = {"score_explanation": explanation, "tag_explanation": tag_explanation,
+                  "auto_tags": sorted(fired_set), "raw_score": raw, "grade_bands_version": rules.bands.version,
+                  "evaluated_at": now}
+        if evaluation is not None:  # read above in this transaction: no second lookup
+            for key, value in stored.items():
+                setattr(evaluation, key, value)
+            evaluation.save(update_fields=list(stored))
+        elif new:
+            LeadEvaluation.objects.create(lead=lead, **stored)
+        else:
+            LeadEvaluation.objects.update_or_create(lead=lead, defaults=stored)
+    # The API's response serialiser reads this instead of re-reading the LeadEvaluation just written.
+    original._score_explanation = explanation
     return {"score": score, "grade": grade, "tags": sorted(wanted), "score_explanation": explanation,
             "tag_explanation": tag_explanation, "changes": changes}
 
