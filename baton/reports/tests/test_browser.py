@@ -1,4 +1,4 @@
-"""A real browser builds a pivot, drills into a cell, refreshes and exports a watermarked PDF."""
+"""A real browser builds a pivot, drills into a bar and a row, refreshes and exports a watermarked PDF."""
 
 import shutil
 import subprocess
@@ -23,11 +23,32 @@ def test_pivot_drill_and_pdf_export(page, live_server, sales, tmp_path):
     page.wait_for_url(f"{live_server.url}/")
     page.goto(f"{live_server.url}/reports/pivot/")
     page.check("input[name=dim-stage]")
+    # Chart the deal count alone so every bar is tall enough to click.
+    page.uncheck("input[name=metric-won_amount]")
+    page.uncheck("input[name=metric-win_rate]")
     page.click("#pivot-run")
     page.wait_for_selector("#pivot-table tbody tr")
     assert page.locator("#pivot-table tbody tr").count() >= 4
     assert page.locator("#pivot-as-of").inner_text().strip()
-    # Drill into a cell (the chart's bars call the same handler): the deals behind it are listed.
+    # Click the tallest bar of the chart: the deals behind that bar are listed.
+    chart_box = page.locator("#pivot-chart-box")
+    page.evaluate("document.documentElement.style.scrollBehavior = 'auto'")  # Tabler scrolls smoothly
+    chart_box.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)  # the bars' entry animation
+    bar = page.evaluate("""() => {
+        const el = document.getElementById("pivot-chart-box");
+        const chart = echarts.getInstanceByDom(el);
+        const data = chart.getModel().getSeriesByIndex(0).getData();
+        let i = 0;
+        for (let j = 0; j < data.count(); j++) if (data.get("y", j) > data.get("y", i)) i = j;
+        const r = data.getItemLayout(i);
+        const box = el.getBoundingClientRect();
+        return {x: box.left + r.x + r.width / 2, y: box.top + r.y + r.height / 2, value: data.get("y", i)};
+    }""")
+    page.mouse.click(bar["x"], bar["y"])
+    page.wait_for_selector("#pivot-drill tbody tr")
+    assert page.locator("#pivot-drill tbody tr").count() == bar["value"]
+    # A table row drills the same way.
     page.locator("#pivot-table tbody tr").first.click()
     page.wait_for_selector("#pivot-drill tbody tr")
     assert page.locator("#pivot-drill tbody tr").count() >= 1
