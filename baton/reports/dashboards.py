@@ -16,6 +16,14 @@ from baton.core import clock
 LAST_8_WEEKS = {"field": "created_at", "op": "within_last", "value": "P56D"}
 ACT_LAST_8_WEEKS = {"field": "occurred_at", "op": "within_last", "value": "P56D"}
 
+def _newcomers(owner: str) -> dict:
+    """Records of owners hired within the newcomer window (settings.BATON_NEWCOMER_DAYS)."""
+    from django.conf import settings
+
+    since = clock.today() - timedelta(days=settings.BATON_NEWCOMER_DAYS - 1)
+    return {"field": f"{owner}.hire_date", "op": "gte", "value": since.isoformat()}
+
+
 DASHBOARDS = {
     "lead-health": {
         "title": _("Lead health"),
@@ -53,16 +61,18 @@ DASHBOARDS = {
     "newcomer-growth": {
         "title": _("Newcomer growth"),
         "charts": [
-            {"key": "response", "title": _("Response time by tenure band (hours)"), "type": "bar",
-             "source": "leads", "dimensions": ["tenure_band"], "metrics": ["response_hours_median"]},
-            {"key": "first_contact", "title": _("First-contact success by tenure band"), "type": "bar",
-             "source": "leads", "dimensions": ["tenure_band"], "metrics": ["first_contact_success_rate"]},
-            {"key": "advances", "title": _("Deals won per week, newcomers vs others"), "type": "line",
-             "source": "opportunities", "dimensions": ["close_week", "tenure_band"], "metrics": ["won_count"],
-             "filters": {"field": "closed_at", "op": "within_last", "value": "P56D"}},
-            {"key": "activities", "title": _("Activities by tenure band and week"), "type": "heatmap",
-             "source": "activities", "dimensions": ["tenure_band", "week"], "metrics": ["activity_count"],
-             "filters": ACT_LAST_8_WEEKS},
+            {"key": "response", "title": _("Response time by week since hire, per newcomer (hours)"),
+             "type": "line", "source": "leads", "dimensions": ["weeks_since_hire", "owner"],
+             "metrics": ["response_hours_median"], "filters": lambda: _newcomers("owner")},
+            {"key": "first_contact", "title": _("First-contact success by week since hire, per newcomer"),
+             "type": "line", "source": "leads", "dimensions": ["weeks_since_hire", "owner"],
+             "metrics": ["first_contact_success_rate"], "filters": lambda: _newcomers("owner")},
+            {"key": "advances", "title": _("Deals opened by week since hire, per newcomer"), "type": "line",
+             "source": "opportunities", "dimensions": ["weeks_since_hire", "owner"], "metrics": ["deal_count"],
+             "filters": lambda: _newcomers("owner")},
+            {"key": "activities", "title": _("Activities by newcomer and week since hire"), "type": "heatmap",
+             "source": "activities", "dimensions": ["owner", "weeks_since_hire"], "metrics": ["activity_count"],
+             "filters": lambda: _newcomers("author")},
         ],
         "counts": [],
     },
@@ -110,8 +120,9 @@ def render(key: str, *, user) -> dict | None:
         return None
     charts = []
     for c in spec["charts"]:
+        filters = c.get("filters")
         request = {"source": c["source"], "dimensions": c["dimensions"], "metrics": c["metrics"],
-                   "filters": c.get("filters")}
+                   "filters": filters() if callable(filters) else filters}
         try:
             result = selectors.pivot(user=user, **request)
             error = ""

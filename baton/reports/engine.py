@@ -265,7 +265,7 @@ def orm_queryset(source, filters, user):
 
 def _textual(d) -> bool:
     """A dimension whose key is text: "" and NULL are the same (empty) value."""
-    return not d.fmt and d.labels != "tenure" and (not d.labels or d.labels.startswith("choice:"))
+    return not d.fmt and not d.numeric and d.labels != "tenure" and (not d.labels or d.labels.startswith("choice:"))
 
 
 def _annotate_dims(qs, dims):
@@ -360,6 +360,8 @@ def label_maps(dims, keysets) -> list[tuple[dict, dict]]:
             order = {code: i for i, (code, _d, _l) in enumerate(M.TENURE_BANDS)} | {"unknown": 99}
         elif d.labels.startswith("choice:"):
             labels = _choice_labels(d.labels.split(":", 1)[1])
+        elif d.numeric:
+            order = {k: f"{int(k) + 10 ** 7:09d}" for k in ids}  # by value, negative weeks first
         out.append((labels, order))
     return out
 

@@ -26,6 +26,8 @@ from django.db.models import (
     DateField,
     Exists,
     F,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     Subquery,
@@ -34,7 +36,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import TruncMonth, TruncQuarter, TruncWeek
+from django.db.models.functions import TruncDate, TruncMonth, TruncQuarter, TruncWeek
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -369,6 +371,7 @@ class Dimension:
     labels: str = ""  # how keys become labels: "user", "region", "team", "stage", "pipeline", "industry", "choice:…"
     fmt: str = ""  # ORM value formatting: "month", "week", "quarter"
     m2m: bool = False
+    numeric: bool = False  # an integer key: never text, sorted by value
     definition_zh: str = ""
     definition_en: str = ""
 
@@ -397,6 +400,41 @@ def _tenure_orm(owner_path):
                                   then=Value(code)))
         return Case(*whens, default=Value("2yplus"), output_field=CharField())
     return build
+
+
+class WeeksBetween(Func):
+    """Whole weeks from the date `earlier` to the date `later`, rounded down (day 0-6 is week 0, the day
+    before is week -1); NULL when either is NULL. DuckDB: floor((later - earlier) / 7)."""
+
+    arity = 2
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra):
+        later, later_params = compiler.compile(self.source_expressions[0])
+        earlier, earlier_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "sqlite":
+            days = f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+        elif connection.vendor == "postgresql":
+            days = f"({later} - {earlier})"
+        else:
+            days = f"DATEDIFF({later}, {earlier})"
+        params = (*later_params, *earlier_params)
+        return f"(CASE WHEN {days} >= 0 THEN {days} / 7 ELSE -((6 - {days}) / 7) END)", params * 3
+
+
+def _weeks_since_hire_orm(owner_path, time_path):
+    return lambda: WeeksBetween(TruncDate(time_path, tzinfo=timezone.get_default_timezone()),
+                                F(f"{owner_path}__hire_date"))
+
+
+def _weeks_since_hire_dim(owner_path, day_col, time_path, what_zh, what_en):
+    return Dimension(
+        "weeks_since_hire", "入职第几周", "Weeks since hire",
+        f"CAST(floor((f.{day_col} - u.hire_date) / 7.0) AS BIGINT)", _weeks_since_hire_orm(owner_path, time_path),
+        joins=("u",), numeric=True,
+        definition_zh=f"{what_zh}当天（公司时区）距负责人入职日期的整周数：入职当周为 0；无入职日期时为空。",
+        definition_en=f"Whole weeks from the owner's hire date to the day the record was {what_en} (company time "
+                      "zone): the first week is 0; empty when there is no hire date.")
 
 
 def _trunc(kind, path):
@@ -467,6 +505,7 @@ def _dims() -> dict[str, dict[str, Dimension]]:
                   m2m=True, definition_zh="线索的行业；有多个行业的线索在每个行业下各计一次。",
                   definition_en="The lead's industries; a lead with several counts once under each."),
         *_time_dims("f.created_day", "created_at"),
+        _weeks_since_hire_dim("owner", "created_day", "created_at", "线索创建", "created"),
     ]
     opportunities = [
         *_owner_dims("owner_id", "owner"),
@@ -482,12 +521,14 @@ def _dims() -> dict[str, dict[str, Dimension]]:
                   definition_zh="商机来源线索的等级。", definition_en="The grade of the lead the deal came from."),
         *_time_dims("f.created_day", "created_at"),
         *_time_dims("f.closed_day", "closed_at", prefix="close_", what_zh="关闭", what_en="closed"),
+        _weeks_since_hire_dim("owner", "created_day", "created_at", "商机创建", "created"),
     ]
     activities = [
         *_owner_dims("author_id", "author"),
         Dimension("kind", "类型", "Kind", "f.kind", "kind", labels="choice:activity_kind"),
         Dimension("outcome", "结果", "Outcome", "f.outcome", "outcome", labels="choice:activity_outcome"),
         *_time_dims("f.occurred_day", "occurred_at", what_zh="发生", what_en="occurred"),
+        _weeks_since_hire_dim("author", "occurred_day", "occurred_at", "活动发生", "occurred"),
     ]
     return {"leads": {d.name: d for d in leads}, "opportunities": {d.name: d for d in opportunities},
             "activities": {d.name: d for d in activities}}
@@ -574,6 +615,11 @@ def register_condition_fields():
                                 path="author__team_id", extra={"ref": "org.team"})
         registry.register_field(Activity, "author.region", "choice", "记录人区域", "Author's region",
                                 path="author__region__code", choices=registry._values("org.region", "code"))
+        registry.register_field(Activity, "author.hire_date", "date", "记录人入职日期", "Author's hire date",
+                                path="author__hire_date")
+        for model in ("leads.lead", "opportunities.opportunity"):
+            registry.register_field(model, "owner.hire_date", "date", "负责人入职日期", "Owner's hire date",
+                                    path="owner__hire_date")
 
     registry._load_builtins()
     load()

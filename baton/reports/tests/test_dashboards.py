@@ -48,3 +48,24 @@ def test_dashboard_numbers_are_the_pivots_and_drill_to_rows(sales):
     rows = selectors.pivot_rows(user=sales["boss"], source="leads", dimensions=intake["request"]["dimensions"],
                                 cell=bar["_keys"], filters=intake["request"]["filters"])
     assert rows["total"] == bar["lead_count"]
+
+
+def test_newcomer_growth_is_by_week_since_hire_for_newcomers_only(sales):
+    """Only reps hired within the newcomer window appear, each as its own series over weeks since hire."""
+    from baton.leads.models import Lead
+
+    store.sync(triggered_by="schedule")
+    alice = sales["reps"][0]  # hired 2025-05-01, 60 days before "now": the only newcomer
+    board = dashboards.render("newcomer-growth", user=sales["boss"])
+    for chart in board["charts"]:
+        assert not chart["error"], chart
+        assert "weeks_since_hire" in chart["request"]["dimensions"]
+        assert {r["_keys"]["owner"] for r in chart["rows"]} <= {alice.pk}
+    activities = next(c for c in board["charts"] if c["key"] == "activities")
+    assert activities["rows"]
+    from django.utils import timezone
+
+    leads = Lead.objects.filter(owner=alice, duplicate_of__isnull=True)
+    response = next(c for c in board["charts"] if c["key"] == "response")
+    weeks = sorted({(timezone.localtime(lead.created_at).date() - alice.hire_date).days // 7 for lead in leads})
+    assert [r["_keys"]["weeks_since_hire"] for r in response["rows"]] == weeks

@@ -12,10 +12,13 @@ pytestmark = pytest.mark.django_db
 
 COMBOS = {
     "leads": [[], ["region"], ["owner", "month"], ["source", "grade"], ["industry"], ["team", "tenure_band"],
-              ["week"], ["quarter", "status"], ["manager"]],
+              ["week"], ["quarter", "status"], ["manager"],
+              ["weeks_since_hire", "owner"]],
     "opportunities": [[], ["region", "stage"], ["owner"], ["product", "month"], ["team", "close_month"],
-                      ["source"], ["manager", "status"], ["tenure_band"], ["close_quarter", "pipeline"], ["week", "grade"], ["quarter", "close_week"]],
-    "activities": [[], ["owner"], ["kind", "outcome"], ["region", "week"], ["team", "month"], ["tenure_band", "manager"], ["quarter"]],
+                      ["source"], ["manager", "status"], ["tenure_band"], ["close_quarter", "pipeline"], ["week", "grade"], ["quarter", "close_week"],
+                      ["weeks_since_hire"]],
+    "activities": [[], ["owner"], ["kind", "outcome"], ["region", "week"], ["team", "month"], ["tenure_band", "manager"], ["quarter"],
+                   ["weeks_since_hire", "kind"]],
 }
 
 
@@ -53,6 +56,32 @@ def test_every_metric_and_dimension_agrees(sales, admin, source):
         assert a["rows"], dims
         assert_same(a, b)
     assert seen == set(metrics.dimensions_for(source)), "every dimension is exercised"
+
+
+def test_weeks_since_hire_counts_a_newcomers_leads_by_week(db, admin, frozen_now):
+    """A rep hired on Monday 2025-06-02 gets leads on days 0 and 6 (week 0), 7 (week 1) and 21, 27 (week 3),
+    one the day before hire (week -1); a rep with no hire date has the empty key; both engines agree."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Asia/Shanghai")
+    hired = date(2025, 6, 2)
+    newbie = fx.user("newbie", hire_date=hired)
+    nodate = fx.user("nodate", hire_date=None)
+    for days, hour in [(0, 9), (6, 23), (7, 0), (21, 12), (27, 23), (-1, 10)]:
+        at = datetime.combine(hired + timedelta(days=days), datetime.min.time(), tz).replace(hour=hour, minute=30)
+        fx.lead(owner=newbie, created_at=at, updated_at=at)
+    fx.lead(owner=nodate, created_at=frozen_now - timedelta(days=3), updated_at=frozen_now)
+    store.sync(triggered_by="test")
+    a, b = both(admin, "leads", ["weeks_since_hire", "owner"], ["lead_count"])
+    assert_same(a, b)
+    expected = [(-1, newbie.pk, 1), (0, newbie.pk, 2), (1, newbie.pk, 1), (3, newbie.pk, 2), (None, nodate.pk, 1)]
+    for out in (a, b):
+        got = [(r["_keys"]["weeks_since_hire"], r["_keys"]["owner"], r["lead_count"]) for r in out["rows"]]
+        assert got == expected
+    drill = engine.drill_rows(user=admin, source="leads", dimensions=["weeks_since_hire"],
+                              cell={"weeks_since_hire": 3})
+    assert drill["total"] == 2
 
 
 def test_answers_are_the_hand_counted_ones(sales, admin):
