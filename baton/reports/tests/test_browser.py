@@ -34,6 +34,7 @@ def test_pivot_drill_and_pdf_export(page, live_server, sales, tmp_path):
     chart_box = page.locator("#pivot-chart-box")
     page.evaluate("document.documentElement.style.scrollBehavior = 'auto'")  # Tabler scrolls smoothly
     chart_box.scroll_into_view_if_needed()
+    page.wait_for_function("echarts.getInstanceByDom(document.getElementById('pivot-chart-box')).getWidth() > 0")
     page.wait_for_timeout(1000)  # the bars' entry animation
     bar = page.evaluate("""() => {
         const el = document.getElementById("pivot-chart-box");
