@@ -10,10 +10,7 @@ def account_create(*, actor, source=ChangeSource.UI, **data) -> Account:
 
 
 def account_update(*, account: Account, actor, source=ChangeSource.UI, **data) -> dict:
-    changes = update_object(account, actor=actor, source=source, data=data)
-    if changes:
-        Account.objects.filter(pk=account.pk).update(updated_at=clock.now())
-    return changes
+    return update_object(account, actor=actor, source=source, data=data, touch={"updated_at": clock.now()})
 
 
 def account_delete(*, account: Account, actor, source=ChangeSource.UI) -> None:
@@ -25,10 +22,7 @@ def contact_create(*, actor, source=ChangeSource.UI, **data) -> Contact:
 
 
 def contact_update(*, contact: Contact, actor, source=ChangeSource.UI, **data) -> dict:
-    changes = update_object(contact, actor=actor, source=source, data=data)
-    if changes:
-        Contact.objects.filter(pk=contact.pk).update(updated_at=clock.now())
-    return changes
+    return update_object(contact, actor=actor, source=source, data=data, touch={"updated_at": clock.now()})
 
 
 def contact_delete(*, contact: Contact, actor, source=ChangeSource.UI) -> None:

@@ -116,22 +116,37 @@ def create_object(model, *, actor, source=ChangeSource.UI, data: dict, message="
     return obj
 
 
-def update_object(obj, *, actor, source=ChangeSource.UI, data: dict, message="", check_scope=True):
-    """Apply `data` to `obj`; audit only the fields whose value really changed. Returns the changes."""
+def update_object(obj, *, actor, source=ChangeSource.UI, data: dict, message="", check_scope=True,
+                  validate=True, touch=None):
+    """Apply `data` to `obj`; audit only the fields whose value really changed. Returns the changes.
+
+    `touch` ({field: value}, e.g. `updated_at`) is applied only when something really changed and stays out
+    of the history. `validate=False` is for values an engine computed itself (never user input): it skips
+    `full_clean` and its unique-check queries and writes only the given columns in one UPDATE.
+    """
     model = type(obj)
     plain, m2m = _split(model, data)
-    with transaction.atomic():
+    # A refused user edit must roll back alone (callers catch it and go on); engine writes are not refused,
+    # so they skip the savepoint's two round trips on the intake path.
+    with transaction.atomic(savepoint=validate):
         if check_scope:
             _ensure_in_scope(obj, actor, "change")
         before = snapshot(obj, data.keys())
         for key, value in plain.items():
             setattr(obj, key, value)
-        _full_clean(obj)
-        obj.save()
+        if validate:
+            _full_clean(obj)
         for name, values in m2m.items():
             getattr(obj, name).set(values)
         after = snapshot(obj, data.keys())
         changes = {k: [before[k], after[k]] for k in data if before[k] != after[k]}
+        touched = dict(touch or {}) if changes else {}
+        for key, value in touched.items():
+            setattr(obj, key, value)
+        if validate:
+            obj.save()
+        elif plain or touched:
+            obj.save(update_fields=[model._meta.get_field(k).attname for k in [*plain, *touched]])
         if changes or message:
             record(obj, actor=actor, source=source, action=AuditEntry.Action.UPDATE, changes=changes,
                    message=message)

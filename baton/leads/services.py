@@ -4,8 +4,8 @@ from django.utils.translation import gettext as _
 from baton.accounts.models import Account, Contact
 from baton.core import clock
 from baton.core.errors import ValidationFailed
-from baton.core.models import AuditEntry, ChangeSource
-from baton.core.services import create_object, delete_object, record, snapshot, update_object
+from baton.core.models import ChangeSource
+from baton.core.services import create_object, delete_object, update_object
 from baton.leads.models import Lead, LeadStatus
 
 
@@ -80,56 +80,30 @@ def lead_create(*, actor, source=ChangeSource.UI, process=True, **data) -> Lead:
 
 
 def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data) -> dict:
-    now = clock.now()
     if "lead_source" in data:  # the Lead.source field; `source` here is the audit's change source
         data["source"] = data.pop("lead_source")
-    data = _stamp(lead, data, now)
-    for key, value in _normalised_keys(data).items():  # derived keys: saved with the row, not audited
-        setattr(lead, key, value)
-    changes = update_object(lead, actor=actor, source=source, data=data, message=message)
-    if changes:  # updated_at follows real changes only and stays out of the history (no-op: no audit row)
-        lead.updated_at = now
-        Lead.objects.filter(pk=lead.pk).update(updated_at=now)
-        if {"owner", "status"} & set(changes):  # the stop event of some clocks: their alerts resolve now
-            from baton.sla.services import sla_resolve_on_commit
-
-            sla_resolve_on_commit(lead)
-    return changes
+    return _lead_write(lead, actor=actor, source=source, message=message, data=data, validate=True)
 
 
 def lead_engine_write(*, lead: Lead, source, message="", **data) -> dict:
     """`lead_update` for values an engine computed itself, written for the company (actor None).
 
-    Same audit row (old → new of every changed field, same message), same clock stamps (`_stamp`), same
-    `updated_at` rule and SLA resolution as `lead_update`, but no `full_clean` and only the changed columns
-    in one UPDATE. Skipping validation is safe because nothing here comes from user input: tags are `Tag`
-    rows the rules engine fetched or created, score is `score_from_raw` (an int clamped to 0–100), grade
-    comes from the grade bands, owner is a user the pool engine picked from its members, status is a
-    `LeadStatus` value; the other columns are unchanged, so the unique constraints validated when they were
-    written still hold. Actor None also means no scope check (as in `update_object`).
+    Same audit row, clock stamps, `updated_at` rule and SLA resolution as `lead_update`, without `full_clean`
+    (and its unique-check queries) and in one UPDATE. Safe because nothing here comes from user input: tags
+    are `Tag` rows the rules engine fetched or created, score is clamped to 0–100, grade comes from the grade
+    bands, owner is a user the pool engine picked from its members, status is a `LeadStatus` value.
     """
+    return _lead_write(lead, actor=None, source=source, message=message, data=data, validate=False)
+
+
+def _lead_write(lead: Lead, *, actor, source, message, data, validate) -> dict:
     now = clock.now()
     data = _stamp(lead, data, now)
-    m2m = {k: v for k, v in data.items() if Lead._meta.get_field(k).many_to_many}
-    before = snapshot(lead, data.keys())
-    plain = [k for k in data if k not in m2m]
-    for key in plain:
-        setattr(lead, key, data[key])
-    for name, values in m2m.items():
-        getattr(lead, name).set(values)  # drops the relation's prefetch cache: the next read is fresh
-    after = snapshot(lead, data.keys())
-    changes = {k: [before[k], after[k]] for k in data if before[k] != after[k]}
-    if changes or message:
-        record(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE, changes=changes,
-               message=message)
-    changed_plain = list(plain)
-    if changes:  # updated_at follows real changes only (as in lead_update)
-        lead.updated_at = now
-        changed_plain.append("updated_at")
-    if changed_plain:
-        fields = [Lead._meta.get_field(k).attname for k in changed_plain]
-        lead.save(update_fields=fields)
-    if {"owner", "status"} & set(changes):
+    # The duplicate keys follow phone / e-mail / company and, like updated_at, stay out of the history.
+    touch = {**_normalised_keys(data), "updated_at": now}
+    changes = update_object(lead, actor=actor, source=source, data=data, message=message, validate=validate,
+                            touch=touch)
+    if {"owner", "status"} & set(changes):  # the stop event of some clocks: their alerts resolve now
         from baton.sla.services import sla_resolve_on_commit
 
         sla_resolve_on_commit(lead)

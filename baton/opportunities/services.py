@@ -134,7 +134,7 @@ def opportunity_update(*, opportunity: Opportunity, actor, source=ChangeSource.U
         data.setdefault("pipeline", new_stage.pipeline)
     with transaction.atomic():
         entered = opportunity.stage_entered_at
-        changes = update_object(opportunity, actor=actor, source=source, data=data)
+        changes = update_object(opportunity, actor=actor, source=source, data=data, touch={"updated_at": now})
         if moving:
             StageChange.objects.create(
                 opportunity=opportunity, from_stage=old_stage, to_stage=new_stage, at=now,
@@ -146,8 +146,6 @@ def opportunity_update(*, opportunity: Opportunity, actor, source=ChangeSource.U
             stage_entered_on_commit(opportunity, new_stage, now)
         if skipped:
             _skip_review_open(opportunity, old_stage, new_stage, skip_reason.strip(), skipped, actor, source)
-        if changes:
-            Opportunity.objects.filter(pk=opportunity.pk).update(updated_at=now)
     return changes
 
 
