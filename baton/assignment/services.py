@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from baton.core import clock
+from baton.core import clock, config_cache
 from baton.core.errors import Conflict, PermissionDenied, ValidationFailed
 from baton.core.models import AuditEntry, ChangeSource
 from baton.core.services import create_object, record, update_object
@@ -240,7 +240,19 @@ def _eligible(pool: Pool, lead: Lead) -> bool:
     return _pool_predicate(pool)(lead)
 
 
-def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_code="", note="") -> Assignment:
+def _active_pools(token: str | None = None) -> list[Pool]:
+    """The active pools in priority order, as configured (kept per process until the configuration changes:
+    `core.config_cache`). Their rotation state is stale by design: a pick locks and re-reads its pool."""
+    def load():
+        pools = list(Pool.objects.filter(active=True).order_by("priority", "id"))
+        for pool in pools:
+            _pool_predicate(pool)  # compiled now, while the configuration is the one this list belongs to
+        return pools
+    return config_cache.cached("pools", load, token)
+
+
+def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_code="", note="",
+          new=False) -> Assignment:
     from baton.leads.services import lead_update
 
     previous = lead.owner
@@ -252,7 +264,8 @@ def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_cod
     else:
         lead_update(lead=lead, actor=actor, source=source, owner=pick.user if pick else None,
                     message=explanation[:500])
-    PoolBacklog.objects.filter(lead=lead).delete()
+    if not new:  # a lead created in this transaction waits in no backlog
+        PoolBacklog.objects.filter(lead=lead).delete()
     return Assignment.objects.create(
         lead=lead, pool=pool, user=pick.user, previous_user=previous, kind=kind, at=clock.now(),
         strategy=pool.strategy if pool else "", rotation_position=pick.position, skipped=pick.skipped,
@@ -260,29 +273,34 @@ def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_cod
         actor=actor if actor is not None and actor.is_authenticated else None)
 
 
-def _nurture(*, lead, pool, source) -> Assignment:
+def _nurture(*, lead, pool, source, new=False) -> Assignment:
     """A nurture pool: the lead leaves the sales queue (status nurturing), keeps no owner, waits nowhere."""
     from baton.leads.models import LeadStatus
     from baton.leads.services import lead_update
 
     explanation = _("Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name}
     lead_update(lead=lead, actor=None, source=source, status=LeadStatus.NURTURING, message=explanation[:500])
-    PoolBacklog.objects.filter(lead=lead).delete()
+    if not new:
+        PoolBacklog.objects.filter(lead=lead).delete()
     return Assignment.objects.create(lead=lead, pool=pool, kind=Assignment.Kind.NURTURE, at=clock.now(),
                                      explanation=explanation)
 
 
-def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM) -> Assignment | None:
+def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM, new=False,
+                     config_token: str | None = None) -> Assignment | None:
     """Give an unowned open lead to a member of the first eligible pool that has someone available.
 
     Nobody available anywhere → the lead waits in the first eligible pool's backlog (no owner).
     Returns the Assignment row written (None when the lead already has an owner or is closed).
+    `new=True` (from `lead_create`, in the transaction that inserted `lead`): no other transaction can see
+    the row yet, so it is neither re-read nor locked, and it has no backlog entry to clear.
     """
-    with transaction.atomic():
-        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    with transaction.atomic(savepoint=not new):
+        if not new:
+            lead = Lead.objects.select_for_update().get(pk=lead.pk)
         if lead.owner_id or not lead.is_open:
             return None
-        pools = [p for p in Pool.objects.filter(active=True).order_by("priority", "id") if _eligible(p, lead)]
+        pools = [p for p in _active_pools(config_token) if _eligible(p, lead)]
         now = clock.now()
         if not pools:
             return Assignment.objects.create(lead=lead, kind=Assignment.Kind.UNMATCHED, at=now,
@@ -292,14 +310,14 @@ def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM) -> A
             if pool.action == PoolAction.NURTURE:
                 if tried:  # an assigning pool wanted the lead first: it waits there rather than being parked
                     break
-                return _nurture(lead=lead, pool=pool, source=source)
+                return _nurture(lead=lead, pool=pool, source=source, new=new)
             pool = Pool.objects.select_for_update().get(pk=pool.pk)
             pick = _pick(pool, lock=True)
             if pick.user is not None:
                 pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
                 explanation = " ".join(tried + [_explain(pool, pick)])
                 return _give(lead=lead, pool=pool, pick=pick, kind=Assignment.Kind.AUTO, source=source,
-                             explanation=explanation)
+                             explanation=explanation, new=new)
             tried.append(_explain(pool, pick))
             skipped += [{**s, "pool": pool.pk} for s in pick.skipped]
         first = next(p for p in pools if p.action == PoolAction.ASSIGN)

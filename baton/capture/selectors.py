@@ -1,17 +1,19 @@
 from django.db import connection
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from baton.capture import dedupe
 from baton.capture.models import DedupePolicy, IntakeForm, IntakeSubmission
-from baton.core import scoping
+from baton.core import config_cache, scoping
 from baton.leads.models import Lead, LeadStatus
 
 MAX_FUZZY_CANDIDATES = 200
+MAX_EXACT_MATCHES = 50  # per key: a phone number shared by hundreds of leads is a switchboard, not a person
 
 
 def policy_for(source: str) -> DedupePolicy:
     """The active policy for `source`, else the active default (source ""), else an unsaved built-in one."""
-    policies = {p.source: p for p in DedupePolicy.objects.filter(active=True, source__in=[source or "", ""])}
+    policies = config_cache.cached("dedupe_policies", lambda: {
+        p.source: p for p in DedupePolicy.objects.filter(active=True)})
     return policies.get(source or "") or policies.get("") or DedupePolicy(
         source="", action=DedupePolicy.Action.FLAG, fuzzy_threshold=dedupe.DEFAULT_FUZZY_THRESHOLD
     )
@@ -23,6 +25,14 @@ def _prefix_filter(prefix: str) -> dict:
     if connection.vendor == "sqlite":
         return {"company_norm__gte": prefix, "company_norm__lt": prefix + "\U0010ffff"}
     return {"company_norm__startswith": prefix}
+
+
+def _has_key(lead: Lead, reason: str, data: dict, phone: str, email: str, external_id: str) -> bool:
+    if reason == "external_id":
+        return lead.source == (data.get("source") or "") and lead.external_id == external_id
+    if reason == "phone":
+        return lead.phone_norm == phone
+    return lead.email_norm == email
 
 
 def _root(lead: Lead) -> Lead:
@@ -55,26 +65,38 @@ def lead_find_duplicates(data: dict, *, threshold: int | None = None, exclude_pk
             found[lead.pk][1].append(reason)
 
     base = Lead.objects.select_related("duplicate_of")
+    # Exact keys in one indexed query (an OR of three index lookups), each row's reasons told apart here;
+    # rows keep the order of the per-key lookups: external id matches, then phone, then e-mail, newest first.
+    keys = []
     external_id = (data.get("external_id") or "").strip()
     if external_id:
-        for lead in base.filter(source=data.get("source") or "", external_id=external_id):
-            add(lead, "external_id")
+        keys.append(("external_id", Q(source=data.get("source") or "", external_id=external_id)))
     phone = data.get("phone_norm") or dedupe.normalise_phone(data.get("phone"))
     if phone:
-        for lead in base.filter(phone_norm=phone)[:50]:
-            add(lead, "phone")
+        keys.append(("phone", Q(phone_norm=phone)))
     email = data.get("email_norm") or dedupe.normalise_email(data.get("email"))
     if email:
-        for lead in base.filter(email_norm=email)[:50]:
-            add(lead, "email")
+        keys.append(("email", Q(email_norm=email)))
+    if keys:
+        any_key = Q()
+        for _reason, q in keys:
+            any_key |= q
+        matched = list(base.filter(any_key)[:MAX_EXACT_MATCHES * len(keys)])
+        for reason, _q in keys:
+            for lead in [m for m in matched if _has_key(m, reason, data, phone, email, external_id)]:
+                add(lead, reason)
     company = data.get("company_norm") or dedupe.normalise_company(data.get("company"))
     if company:
         block = dedupe.blocking_key(company)
-        candidates = base.filter(**_prefix_filter(block)).order_by("-created_at")[:MAX_FUZZY_CANDIDATES]
-        scored = [(dedupe.company_similarity(company, c.company_norm), c) for c in candidates]
-        for score, lead in sorted(scored, key=lambda sc: -sc[0]):
-            if score >= threshold:
-                add(lead, "company")
+        # Names only for the comparison; whole rows only for the few that match.
+        candidates = (Lead.objects.filter(**_prefix_filter(block)).order_by("-created_at")
+                      .values_list("pk", "company_norm")[:MAX_FUZZY_CANDIDATES])
+        scored = [(dedupe.company_similarity(company, name), pk) for pk, name in candidates]
+        hits = [(score, pk) for score, pk in scored if score >= threshold]
+        if hits:
+            leads = base.in_bulk([pk for _score, pk in hits])
+            for _score, pk in sorted(hits, key=lambda sp: -sp[0]):
+                add(leads[pk], "company")
     return [found[pk] for pk in order]
 
 

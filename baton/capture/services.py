@@ -69,7 +69,8 @@ def _describe(data: dict, source_channel: str) -> str:
 
 def _create(actor, source, data: dict) -> Lead:
     data = dict(data)
-    return lead_create(actor=actor, source=source, lead_source=data.pop("source"), **data)
+    # Inside lead_capture's transaction, which stands or falls with the lead: no savepoint of its own.
+    return lead_create(actor=actor, source=source, lead_source=data.pop("source"), savepoint=False, **data)
 
 
 def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSource.API) -> CaptureResult:

@@ -425,6 +425,15 @@ class Resource:
     # (data, request, instance or None) -> data with related rows resolved; raise ValidationFailed on errors
     resolve: Callable | None = None
     update_in: type[InputSchema] | None = None
+    # A create that may answer with a row that already existed (de-duplicated captures): the service marks
+    # the row `_existing = True` and the answer is 200 with it instead of 201, or, when the caller may not
+    # see that row, 202 with `{"detail", "existing_id"}`.
+    create_may_find_existing: bool = False
+
+
+class ExistingOut(Schema):
+    detail: str
+    existing_id: int
 
 
 def _write(resource: Resource, service, **kwargs):
@@ -463,12 +472,23 @@ def register_crud(router: Router, r: Resource) -> None:
     def get_item(request, id: int):
         return r.get_selector(user=request.auth, pk=id)
 
-    @router.post(f"/{name}", response=responses(201, r.out), tags=tags, operation_id=f"{name}_create",
+    create_responses = responses(201, r.out)
+    if r.create_may_find_existing:
+        create_responses.update({200: r.out, 202: ExistingOut})
+
+    @router.post(f"/{name}", response=create_responses, tags=tags, operation_id=f"{name}_create",
                  summary=f"Create one of {name}")
     @idempotent  # an Idempotency-Key header makes a retry replay the first answer (baton.capture.idempotency)
     def create_item(request, payload: CreateIn):
         data = resolve(payload.model_dump(exclude_unset=True), request, None)
-        return Status(201, _write(r, r.create_service, actor=request.auth, source=SOURCE, **data))
+        obj = _write(r, r.create_service, actor=request.auth, source=SOURCE, **data)
+        if not getattr(obj, "_existing", False):
+            return Status(201, obj)
+        try:
+            return Status(200, r.get_selector(user=request.auth, pk=obj.pk))
+        except (NotFound, Http404):
+            return Status(202, {"existing_id": obj.pk, "detail": _(
+                "This repeats an existing record you cannot see; it was recorded there.")})
 
     @router.patch(f"/{name}/{{id}}", response=responses(200, r.out), tags=tags, operation_id=f"{name}_update",
                   summary=f"Change one of {name} (only the fields sent)")

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "baton.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from baton.core import config_cache
+
+        config_cache.connect()

@@ -85,3 +85,18 @@ class Attachment(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ConfigStamp(models.Model):
+    """Changes whenever configuration that processes compile and keep in memory changes (rules, grade bands,
+    pools, custom fields, SLA policies, holidays, de-duplication policies; see `core.config_cache`).
+
+    A random token rather than a counter: a configuration change that rolls back and a later, different one
+    must never leave the same stamp behind, or a process would keep answering from the rolled-back rules.
+    """
+
+    key = models.CharField(primary_key=True, max_length=40)
+    token = models.CharField(max_length=32)
+
+    def __str__(self):
+        return f"{self.key}: {self.token}"

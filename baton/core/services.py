@@ -86,6 +86,8 @@ def _ensure_in_scope(obj, actor, action):
     if actor is None:  # system and job writes act for the company
         return
     model = type(obj)
+    if scoping.scope_for(actor, model, action) == scoping.ALL:  # the row exists: no query needed to say so
+        return
     if not scoping.restrict(model._default_manager.filter(pk=obj.pk), actor, action).exists():
         raise PermissionDenied()
 
@@ -98,10 +100,14 @@ def _split(model, data):
     return plain, m2m
 
 
-def create_object(model, *, actor, source=ChangeSource.UI, data: dict, message="", check_scope=True):
-    """Validate and create a `model` row from `data`, audit it, and refuse it if it lands outside scope."""
+def create_object(model, *, actor, source=ChangeSource.UI, data: dict, message="", check_scope=True,
+                  savepoint=True):
+    """Validate and create a `model` row from `data`, audit it, and refuse it if it lands outside scope.
+
+    `savepoint=False` when the caller's own transaction is the unit that fails or succeeds as a whole
+    (nothing catches this create's error and goes on): it saves the savepoint's two round trips."""
     plain, m2m = _split(model, data)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         obj = model(**plain)
         _full_clean(obj)
         obj.save()
@@ -136,9 +142,16 @@ def update_object(obj, *, actor, source=ChangeSource.UI, data: dict, message="",
             setattr(obj, key, value)
         if validate:
             _full_clean(obj)
+        known = {}
         for name, values in m2m.items():
-            getattr(obj, name).set(values)
-        after = snapshot(obj, data.keys())
+            values = list(values)
+            if before[name] == []:  # nothing to remove: one INSERT instead of set()'s read + diff
+                getattr(obj, name).add(*values)
+            else:
+                getattr(obj, name).set(values)
+            if all(isinstance(v, models.Model) for v in values):  # the history's labels without a read back
+                known[name] = sorted(str(v) for v in values)
+        after = snapshot(obj, [k for k in data if k not in known]) | known
         changes = {k: [before[k], after[k]] for k in data if before[k] != after[k]}
         touched = dict(touch or {}) if changes else {}
         for key, value in touched.items():

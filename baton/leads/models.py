@@ -145,6 +145,13 @@ class Lead(models.Model):
     def __str__(self):
         return self.company or self.contact_name or f"#{self.pk}"
 
+    def validate_constraints(self, exclude=None):
+        # The unique (source, external id) pair binds only leads that carry an external id; without one the
+        # check cannot fail, so it costs no query (most leads from forms and the API have none).
+        if not self.external_id:
+            exclude = {*(exclude or ()), "external_id"}
+        super().validate_constraints(exclude=exclude)
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_LEAD_STATUSES

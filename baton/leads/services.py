@@ -48,25 +48,31 @@ def _prefetch_from(lead: Lead, data: dict) -> list:
     return list(caches)
 
 
-def lead_create(*, actor, source=ChangeSource.UI, process=True, **data) -> Lead:
+def lead_create(*, actor, source=ChangeSource.UI, process=True, savepoint=True, **data) -> Lead:
     """Create a lead; unless `process=False` (bulk demo/import paths) it is tagged, scored, graded and
-    assigned in the same transaction, before this returns."""
+    assigned in the same transaction, before this returns. `savepoint=False` for a caller whose own
+    transaction fails as a whole if this does (lead capture)."""
     now = clock.now()
     data.setdefault("created_at", now)
     if "lead_source" in data:  # the Lead.source field; `source` here is the audit's change source
         data["source"] = data.pop("lead_source")
     data.update(_normalised_keys(data))
-    with transaction.atomic():
-        lead = create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now))
+    with transaction.atomic(savepoint=savepoint):
+        # No savepoints inside: the lead, its evaluation and its assignment stand or fall together.
+        lead = create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now), savepoint=False)
+        lead._inserted_now = True
         if process:
             from baton.assignment.services import lead_auto_assign
-            from baton.rules.services import lead_evaluate
+            from baton.core import config_cache
+            from baton.rules.services import RuleSet, lead_evaluate
 
+            token = config_cache.current_token()  # one read for the rules and the pools
             fabricated = _prefetch_from(lead, data)
-            lead_evaluate(lead=lead, actor=None, source=source, new=True)
+            lead_evaluate(lead=lead, actor=None, source=source, new=True, rules=RuleSet.current(token))
             for name in fabricated:  # in Python order, not the database's collation: readers query afresh
-                getattr(lead, "_prefetched_objects_cache", {}).pop(name, None)
-            assignment = lead_auto_assign(lead=lead, actor=actor)
+                if data.get(name):  # (an empty list has no order: it stays)
+                    getattr(lead, "_prefetched_objects_cache", {}).pop(name, None)
+            assignment = lead_auto_assign(lead=lead, actor=actor, new=True, config_token=token)
             if assignment is not None:
                 from baton.assignment.services import explained_new_lead
 
@@ -76,6 +82,7 @@ def lead_create(*, actor, source=ChangeSource.UI, process=True, **data) -> Lead:
                 for f in Lead._meta.concrete_fields:
                     setattr(lead, f.attname, getattr(locked, f.attname))
                 lead._assignment_explained = explained_new_lead(assignment)
+        lead._inserted_now = False  # later writes to this instance are ordinary updates again
     return lead
 
 
@@ -103,7 +110,8 @@ def _lead_write(lead: Lead, *, actor, source, message, data, validate) -> dict:
     touch = {**_normalised_keys(data), "updated_at": now}
     changes = update_object(lead, actor=actor, source=source, data=data, message=message, validate=validate,
                             touch=touch)
-    if {"owner", "status"} & set(changes):  # the stop event of some clocks: their alerts resolve now
+    # The stop event of some clocks: their alerts resolve now (a lead inserted in this transaction has none).
+    if {"owner", "status"} & set(changes) and not getattr(lead, "_inserted_now", False):
         from baton.sla.services import sla_resolve_on_commit
 
         sla_resolve_on_commit(lead)

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from baton.conditions.models import LeadEvent
-from baton.core import clock, scoping
+from baton.core import clock, config_cache, scoping
 from baton.core.errors import PermissionDenied, ValidationFailed
 from baton.core.models import AuditEntry, ChangeSource
 from baton.core.services import create_object, record, update_object
@@ -263,13 +263,37 @@ class RuleSet:
     scoring: list = field(default_factory=list)
     bands: GradeBands | None = None
     scoring_reads_tags: bool = False
+    predicates: dict = field(default_factory=dict)  # (rule class, id) -> compiled condition, filled on use
+    tags: dict = field(default_factory=dict)  # name -> Tag, for the tags the tagging rules give
 
     @classmethod
     def load(cls):
         tagging = list(TaggingRule.objects.filter(active=True).order_by("priority", "id"))
         scoring = list(ScoringRule.objects.filter(active=True).order_by("priority", "id"))
+        names = {n for r in tagging for n in r.tags}
         return cls(tagging=tagging, scoring=scoring, bands=grade_bands_get(),
-                   scoring_reads_tags=any(_mentions(r.condition, "tags") for r in scoring))
+                   scoring_reads_tags=any(_mentions(r.condition, "tags") for r in scoring),
+                   tags={t.name: t for t in Tag.objects.filter(name__in=names)} if names else {})
+
+    @classmethod
+    def current(cls, token: str | None = None):
+        """The rule set in force, compiled once per process per configuration change (`core.config_cache`).
+        Shared by the process's threads: read it, never change its rules."""
+        return config_cache.cached("rules", cls.load, token)
+
+    def tag_rows(self, names) -> list:
+        """The Tag rows for `names`, created when missing (a tag deleted or renamed since the rules were
+        loaded changes the configuration token: see `core.config_cache.WATCHED`)."""
+        if all(n in self.tags for n in names):
+            return [self.tags[n] for n in dict.fromkeys(names)]
+        return _ensure_tags(names)
+
+    def pred(self, rule):
+        key = (type(rule).__name__, rule.pk)
+        pred = self.predicates.get(key)
+        if pred is None:
+            pred = self.predicates[key] = _predicate(rule)
+        return pred
 
 
 def _mentions(condition, name) -> bool:
@@ -314,19 +338,19 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
     so none is looked up and the new one is inserted directly."""
     from baton.leads.services import lead_engine_write, lead_update
 
-    rules = rules or RuleSet.load()
+    rules = rules or RuleSet.current()
     now = clock.now()
     original = lead
     if not getattr(lead, "_prefetched_objects_cache", None):
         prefetch_related_objects([lead], "tags", "industries")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not new):
         evaluation = None if new else LeadEvaluation.objects.filter(lead=lead).first()
         previous_auto = set(evaluation.auto_tags) if evaluation else set()
 
         # 1. Tags
         tag_explanation, fired = [], []
         for rule in rules.tagging:
-            if _predicate(rule)(lead):
+            if rules.pred(rule)(lead):
                 tag_explanation.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
                                         "tags": list(rule.tags)})
                 fired += rule.tags
@@ -335,7 +359,7 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
         wanted = (set(current) - (previous_auto - fired_set)) | fired_set
         changes = {}
         if wanted != set(current):
-            new_tags = [current[n] for n in wanted if n in current] + _ensure_tags(
+            new_tags = [current[n] for n in wanted if n in current] + rules.tag_rows(
                 [n for n in fired if n not in current])
             if rules.scoring_reads_tags:  # scoring conditions must see the new tags
                 changes.update(lead_update(lead=lead, actor=actor, source=source, tags=new_tags,
@@ -357,7 +381,7 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
         for rule in rules.scoring:
             if rule.kind == ScoringRule.Kind.BEHAVIOUR:
                 at = last_event.get(rule.event_kind)
-                if at is None or not _predicate(rule)(lead):
+                if at is None or not rules.pred(rule)(lead):
                     continue
                 age = (now - at).total_seconds() / 3600
                 points = decayed_points(rule.points, age, rule.half_life_hours)
@@ -366,7 +390,7 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
                                     "event_kind": rule.event_kind, "event_at": at.isoformat(),
                                     "age_hours": round(age, 1), "half_life_hours": rule.half_life_hours})
             else:
-                if not _predicate(rule)(lead):
+                if not rules.pred(rule)(lead):
                     continue
                 points = rule.points
                 explanation.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
@@ -396,6 +420,10 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
             LeadEvaluation.objects.create(lead=lead, **stored)
         else:
             LeadEvaluation.objects.update_or_create(lead=lead, defaults=stored)
+    if lead is not original:  # re-read after re-tagging: the caller's instance shows what was stored
+        for f in Lead._meta.concrete_fields:
+            setattr(original, f.attname, getattr(lead, f.attname))
+        getattr(original, "_prefetched_objects_cache", {}).pop("tags", None)
     # The API's response serialiser reads this instead of re-reading the LeadEvaluation just written.
     original._score_explanation = explanation
     return {"score": score, "grade": grade, "tags": sorted(wanted), "score_explanation": explanation,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import DateTimeField, F, Q
 from django.db.models.functions import Coalesce, Greatest
 
-from baton.core import clock
+from baton.core import clock, config_cache
 
 from .calendar import Calendar, clock_state
 from .models import CalendarKind, HolidayOverride, SlaPolicy, Target
@@ -128,6 +128,21 @@ def calendar_for(policy: SlaPolicy, overrides: dict | None = None) -> Calendar:
                     overrides=overrides)
 
 
+def _active_policies(target: str):
+    """(active policies of `target` by name, their compiled conditions by id, holiday overrides), per
+    process until the configuration changes (`core.config_cache`)."""
+    def load():
+        from baton.conditions.compiler import to_predicate
+
+        policies = list(SlaPolicy.objects.filter(active=True, target=target).order_by("name"))
+        predicates = {p.pk: to_predicate(spec_for(target).model, p.condition) for p in policies if p.condition}
+        overrides = {}
+        if any(p.calendar == CalendarKind.WORKING_HOURS for p in policies):
+            overrides = dict(HolidayOverride.objects.values_list("date", "is_workday"))
+        return policies, predicates, overrides
+    return config_cache.cached(f"sla:{target}", load)
+
+
 def clocks_for(obj, *, policies=None, now=None, overrides=None) -> list[dict]:
     """The running or stopped clocks of one lead or opportunity: [{"policy", "state", "due_at"}]."""
     from baton.conditions.compiler import to_predicate
@@ -136,11 +151,17 @@ def clocks_for(obj, *, policies=None, now=None, overrides=None) -> list[dict]:
     target = Target.LEADS if isinstance(obj, Lead) else Target.OPPORTUNITIES
     spec = spec_for(target)
     now = now or clock.now()
-    if policies is None:
+    predicates = {}
+    if policies is None and overrides is None:  # every lead and deal JSON carries its clocks: kept compiled
+        policies, predicates, overrides = _active_policies(target)
+    elif policies is None:
         policies = list(SlaPolicy.objects.filter(active=True, target=target).order_by("name"))
     out = []
     for policy in policies:
-        if policy.condition and not to_predicate(spec.model, policy.condition)(obj):
+        pred = predicates.get(policy.pk)
+        if pred is None and policy.condition:
+            pred = to_predicate(spec.model, policy.condition)
+        if pred is not None and not pred(obj):
             continue
         start = spec.start(obj, policy.start_event)
         if start is None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from baton.capture.dedupe import normalised_keys
 from baton.core.models import AuditEntry
 from baton.core.testing.api import ApiClient
 from baton.core.testing.factories import make_industry, make_lead, make_region, make_team, make_user, tag
@@ -118,12 +119,49 @@ def test_invalid_values_are_422_with_field(api, body, field):
     assert not Lead.objects.exists()
 
 
-def test_duplicate_external_id_is_409(rep, api):
+def test_repeated_external_id_is_flagged_as_duplicate_by_default(rep, api):
+    first = make_lead(owner=rep, source="web_form", external_id="F-7")
+    response = api.post("/api/leads", {"company": "again", "source": "web_form", "external_id": "F-7",
+                                       "owner": rep.pk})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    # the (source, external id) pair stays unique: the flagged copy keeps the id in its notes
+    assert body["duplicate_of"] == first.pk and body["external_id"] == "" and "F-7" in body["notes"]
+    assert api.post("/api/leads", {"source": "phone", "external_id": "F-7", "owner": rep.pk}).json()[
+        "duplicate_of"] is None  # another source's id is another key
+
+
+def test_repeated_lead_is_merged_under_a_merge_policy_and_answers_200(rep, api):
+    from baton.capture.models import DedupePolicy
+
+    DedupePolicy.objects.create(source="web_form", action=DedupePolicy.Action.MERGE)
+    first = make_lead(owner=rep, source="web_form", phone="13800138000", company="",
+                      **normalised_keys({"phone": "13800138000"}))
+    response = api.post("/api/leads", {"source": "web_form", "phone": "138 0013 8000", "company": "华东精密",
+                                       "owner": rep.pk})
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == first.pk and response.json()["company"] == "华东精密"  # empty field filled
+    assert Lead.objects.count() == 1
+
+
+def test_merge_into_a_lead_the_caller_cannot_see_answers_202_without_its_data(rep, api):
+    from baton.capture.models import DedupePolicy
+
+    DedupePolicy.objects.create(source="web_form", action=DedupePolicy.Action.MERGE)
+    stranger = make_user(roles=["rep"], team=make_team())
+    theirs = make_lead(owner=stranger, source="web_form", email="buyer@example.com", company="保密客户",
+                       **normalised_keys({"email": "buyer@example.com", "company": "保密客户"}))
+    response = api.post("/api/leads", {"source": "web_form", "email": "Buyer@example.com", "owner": rep.pk})
+    assert response.status_code == 202, response.content
+    assert response.json()["existing_id"] == theirs.pk and "保密客户" not in response.content.decode()
+
+
+def test_setting_a_taken_external_id_is_409(rep, api):
     make_lead(owner=rep, source="web_form", external_id="F-7")
-    response = api.post("/api/leads", {"company": "again", "source": "web_form", "external_id": "F-7"})
+    other = make_lead(owner=rep, source="web_form", external_id="F-8")
+    response = api.patch(f"/api/leads/{other.pk}", {"external_id": "F-7"})
     assert response.status_code == 409, response.content
     assert response.json()["errors"][0]["field"] == "external_id"
-    assert api.post("/api/leads", {"source": "phone", "external_id": "F-7", "owner": rep.pk}).status_code == 201
 
 
 def test_out_of_scope_lead_is_404_and_not_listed(rep, api):

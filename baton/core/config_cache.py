@@ -1,0 +1,85 @@
+"""Configuration compiled once per process and re-read only when it changed.
+
+The lead intake evaluates every tagging and scoring rule, every pool condition and every SLA policy on each
+new lead. Re-reading and re-compiling them per request cost more than the rest of the intake; instead each
+process keeps them, keyed by the `ConfigStamp` token, and one indexed read per use tells whether they are
+still current. Every save or delete of a watched model (through services, the ORM or fixtures) replaces the
+token in the same transaction, so a change is seen by the next request of every process, and a rolled-back
+change leaves the old token (and the old rules) in force.
+"""
+
+import secrets
+import threading
+
+from django.apps import apps
+from django.db import connection
+from django.db.models.signals import post_delete, post_save
+
+KEY = "config"
+
+# model label -> fields whose changes are run-time state, not configuration (no new token for them)
+WATCHED: dict[str, frozenset] = {
+    "rules.taggingrule": frozenset(),
+    "rules.scoringrule": frozenset(),
+    "rules.gradebands": frozenset(),
+    "conditions.customfield": frozenset(),
+    "assignment.pool": frozenset({"rotation_last_user_id", "weighted_state"}),
+    "sla.slapolicy": frozenset({"scanned_until"}),
+    "sla.holidayoverride": frozenset(),
+    "capture.dedupepolicy": frozenset(),
+    "leads.tag": frozenset(),  # the rule set holds the rows of the tags its rules give
+}
+
+_cache: dict[str, tuple[str, object]] = {}
+_lock = threading.Lock()
+
+
+def current_token() -> str | None:
+    """The token now in force (None before the first configuration change of an empty database)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token FROM core_configstamp WHERE key = %s", [KEY])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def bump() -> None:
+    from baton.core.models import ConfigStamp
+
+    token = secrets.token_hex(16)
+    if not ConfigStamp.objects.filter(key=KEY).update(token=token):
+        ConfigStamp.objects.update_or_create(key=KEY, defaults={"token": token})
+
+
+def cached(name: str, load, token: str | None = None):
+    """`load()`'s value for the configuration in force, from this process's memory when it is current.
+
+    Pass `token` when the caller already read it in this request. Without a token (a database whose
+    configuration never changed since migrating) nothing is kept: the value is loaded every time.
+    """
+    token = current_token() if token is None else token
+    hit = _cache.get(name)
+    if token is not None and hit is not None and hit[0] == token:
+        return hit[1]
+    value = load()
+    if token is not None:
+        with _lock:
+            _cache[name] = (token, value)
+    return value
+
+
+def _changed(sender, instance, update_fields=None, **kwargs):
+    ignored = WATCHED.get(sender._meta.label_lower, frozenset())
+    if update_fields is not None and ignored and set(update_fields) <= ignored:
+        return
+    bump()
+
+
+def connect() -> None:
+    """Called once from `CoreConfig.ready`."""
+    for label in WATCHED:
+        try:
+            model = apps.get_model(label)
+        except LookupError:  # app not installed
+            continue
+        post_save.connect(_changed, sender=model, dispatch_uid=f"config_cache:{label}:save")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"config_cache:{label}:delete")
