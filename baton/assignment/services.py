@@ -12,7 +12,8 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -109,11 +110,26 @@ def _newcomers_ranked(pool: Pool, rule: dict) -> list[User]:
 
 def pool_candidates(pool: Pool, *, lock=False) -> list[Candidate]:
     """The pool's members in rotation order (fixed members, then dynamic ones), with today's availability."""
-    members = PoolMember.objects.filter(pool=pool).select_related("user").order_by("id")
+    today = clock.today()
+    start, end = day_bounds(today)
+
+    def counted(**users):  # assignments that use today's capacity
+        return Assignment.objects.filter(pool=pool, kind__in=CAPPED_KINDS, at__gte=start, at__lt=end, **users)
+
+    def away(**users):
+        return MemberAbsence.objects.filter(date_from__lte=today, date_to__gte=today, **users)
+
+    # Fixed members with today's count and absence in the same query (this runs on every intake).
+    members = (PoolMember.objects.filter(pool=pool).select_related("user").order_by("id").annotate(
+        n_today=Coalesce(Subquery(counted(user=OuterRef("user_id")).values("user").annotate(n=Count("id"))
+                                  .values("n")[:1]), 0),
+        is_absent=Exists(away(user=OuterRef("user_id")))))
     if lock:
         members = members.select_for_update(of=("self",))
-    out = [Candidate(user=m.user, weight=m.weight, cap=m.daily_cap, active=m.active, member_id=m.pk)
-           for m in members]
+    out, known = [], {}
+    for m in members:
+        out.append(Candidate(user=m.user, weight=m.weight, cap=m.daily_cap, active=m.active, member_id=m.pk))
+        known[m.user_id] = (m.n_today, m.is_absent)
     rule = pool.dynamic_rule or {}
     if rule.get("kind") == "top_newcomers":
         seen = {c.user.pk for c in out}
@@ -124,21 +140,17 @@ def pool_candidates(pool: Pool, *, lock=False) -> list[Candidate]:
                 seen.add(user.pk)
                 out.append(Candidate(user=user, weight=int(rule.get("weight", 1)),
                                      cap=int(rule.get("daily_cap", 8)), active=True))
-    if not out:
-        return out
-    today = clock.today()
-    start, end = day_bounds(today)
-    ids = [c.user.pk for c in out]
-    counts = dict(Assignment.objects.filter(pool=pool, user__in=ids, kind__in=CAPPED_KINDS, at__gte=start,
-                                            at__lt=end).values("user").annotate(n=Count("id"))
-                  .values_list("user", "n"))
-    absent = set(MemberAbsence.objects.filter(user__in=ids, date_from__lte=today, date_to__gte=today)
-                 .values_list("user", flat=True))
+    dynamic = [c.user.pk for c in out if c.user.pk not in known]
+    if dynamic:
+        counts = dict(counted(user__in=dynamic).values("user").annotate(n=Count("id")).values_list("user", "n"))
+        absent = set(away(user__in=dynamic).values_list("user", flat=True))
+        for pk in dynamic:
+            known[pk] = (counts.get(pk, 0), pk in absent)
     for c in out:
-        c.today = counts.get(c.user.pk, 0)
+        c.today, absent_today = known[c.user.pk]
         if not c.active or not c.user.is_active:
             c.unavailable = "inactive"
-        elif c.user.pk in absent:
+        elif absent_today:
             c.unavailable = "absent"
         elif c.today >= c.cap:
             c.unavailable = "capped"

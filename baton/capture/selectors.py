@@ -88,13 +88,14 @@ def lead_find_duplicates(data: dict, *, threshold: int | None = None, exclude_pk
     company = data.get("company_norm") or dedupe.normalise_company(data.get("company"))
     if company:
         block = dedupe.blocking_key(company)
-        # Names only for the comparison; whole rows only for the few that match.
+        # Names only for the comparison, and whole rows only for the originals the matches point at: in a
+        # block of similar names most matches are flagged duplicates of the same few leads.
         candidates = (Lead.objects.filter(**_prefix_filter(block)).order_by("-created_at")
-                      .values_list("pk", "company_norm")[:MAX_FUZZY_CANDIDATES])
-        scored = [(dedupe.company_similarity(company, name), pk) for pk, name in candidates]
-        hits = [(score, pk) for score, pk in scored if score >= threshold]
+                      .values_list("pk", "company_norm", "duplicate_of_id")[:MAX_FUZZY_CANDIDATES])
+        scored = [(dedupe.company_similarity(company, name), pk, original) for pk, name, original in candidates]
+        hits = [(score, original or pk) for score, pk, original in scored if score >= threshold]
         if hits:
-            leads = base.in_bulk([pk for _score, pk in hits])
+            leads = base.in_bulk({pk for _score, pk in hits})
             for _score, pk in sorted(hits, key=lambda sp: -sp[0]):
                 add(leads[pk], "company")
     return [found[pk] for pk in order]
