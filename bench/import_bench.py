@@ -70,9 +70,16 @@ def child(args):
     csv_path = Path(args.csv)
 
     def truncate():
-        """Remove the raw phase's leads (only lead rows were written) without loading them as instances."""
+        """Remove the raw phase's leads (only lead rows were written) without loading them as instances, so
+        that the import starts on an empty table as the raw phase did. On PostgreSQL a DELETE would leave the
+        raw rows as dead tuples and index entries with the very keys the import then looks up and inserts
+        (this server runs without autovacuum): TRUNCATE (the tables that reference leads are empty)."""
+        table = connection.ops.quote_name(Lead._meta.db_table)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {connection.ops.quote_name(Lead._meta.db_table)}")
+            if connection.vendor == "postgresql":
+                cursor.execute(f"TRUNCATE {table} CASCADE")
+            else:
+                cursor.execute(f"DELETE FROM {table}")
 
     # 1. raw insert of the same rows (columns as the import writes them), chunked like the import
     inserter = RawInserter(Lead)

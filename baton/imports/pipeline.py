@@ -414,11 +414,11 @@ class LeadPipeline:
         if self.evaluator.enabled:
             from baton.rules.models import LeadEvaluation
 
-            self.evaluations = RawInserter(LeadEvaluation, with_ids=False)
+            self.evaluations = RawInserter(LeadEvaluation, with_ids=False, columnar=True)
         if self.assigner.enabled:
             from baton.assignment.models import Assignment, PoolBacklog
 
-            self.assignments = RawInserter(Assignment, with_ids=False)
+            self.assignments = RawInserter(Assignment, with_ids=False, columnar=True)
             self.backlog = RawInserter(PoolBacklog, with_ids=False)
         self.ranges: list[tuple[int, int]] = []
         self.job_ct = ContentType.objects.get_for_model(ImportJob)

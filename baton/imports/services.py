@@ -21,6 +21,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -547,19 +548,37 @@ def dedupe_keys(data: dict) -> list[tuple[str, str]]:
 
 
 def _db_duplicates(rows: list[dict]) -> dict[tuple[str, str], int]:
-    """Existing leads matching the chunk's keys: {(kind, key): lead id}; indexed IN lookups through the
-    cursor (the ORM's per-value preparation of 2,000-value IN lists costs more than the queries). Where
-    several leads share a key, the first in the lead ordering (newest first) is reported, as before."""
+    """Existing leads matching the chunk's keys: {(kind, key): lead id}; indexed lookups through the cursor
+    (the ORM's per-value preparation of 2,000-value IN lists costs more than the queries). Where several
+    leads share a key, the first in the lead ordering (newest first) is reported, as before."""
     found = {}
     ext = {}
     for d in rows:
         if d.get("external_id"):
             ext.setdefault(d["source"], set()).add(d["external_id"])
+    phones = {d["phone_norm"] for d in rows if d.get("phone_norm")}
+    emails = {d["email_norm"] for d in rows if d.get("email_norm")}
     table = connection.ops.quote_name(Lead._meta.db_table)
     order = "ORDER BY created_at DESC, id DESC"
-    with connection.cursor() as cursor:
+    # NOT (external_id = '') repeats the partial unique index's predicate so that the index is used (without
+    # it SQLite scans the whole table for every chunk).
+    ext_where = "source = %s AND NOT (external_id = '') AND "
+    postgres = connection.vendor == "postgresql"
+    with (transaction.atomic() if postgres else nullcontext()), connection.cursor() as cursor:
+        if postgres:
+            # These are point lookups into the unique-ish key indexes. Without column statistics (a lead
+            # table that grew faster than autoanalyze, or a server without autovacuum) the planner guesses
+            # 0.5 % of the table per value and seq-scans the whole lead table for every chunk: quadratic.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+
         def lookup(where, params, values):
             values = sorted(values)
+            if postgres:  # one array parameter: one statement per key kind and chunk
+                if values:
+                    cursor.execute(f"SELECT id, {where[0]} FROM {table} WHERE {where[1]}"
+                                   f"{where[0]} = ANY(%s) {order}", [*params, values])
+                    yield from cursor.fetchall()
+                return
             for i in range(0, len(values), 500):
                 part = values[i:i + 500]
                 cursor.execute(f"SELECT id, {where[0]} FROM {table} WHERE {where[1]}"
@@ -567,14 +586,10 @@ def _db_duplicates(rows: list[dict]) -> dict[tuple[str, str], int]:
                 yield from cursor.fetchall()
 
         for src, ids in ext.items():
-            # NOT (external_id = '') repeats the partial unique index's predicate so that the index is used
-            # (without it SQLite scans the whole table for every chunk).
-            for pk, eid in lookup(("external_id", "source = %s AND NOT (external_id = '') AND "), [src], ids):
+            for pk, eid in lookup(("external_id", ext_where), [src], ids):
                 found[("external_id", f"{src}\x00{eid}")] = pk
-        phones = {d["phone_norm"] for d in rows if d.get("phone_norm")}
         for pk, p in lookup(("phone_norm", ""), [], phones):
             found.setdefault(("phone", p), pk)
-        emails = {d["email_norm"] for d in rows if d.get("email_norm")}
         for pk, e in lookup(("email_norm", ""), [], emails):
             found.setdefault(("email", e), pk)
     return found
