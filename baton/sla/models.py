@@ -156,8 +156,9 @@ class SlaCrossing(models.Model):
     crossed_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=200, blank=True)
-    # Which scan inserted the row: the scan that inserted it, and only that one, fires its escalation.
-    scan_token = models.CharField(max_length=32, db_index=True)
+    # Which scan inserted the row: the scan that inserted it, and only that one, fires its escalation (it reads
+    # its rows from RETURNING, so nothing looks rows up by token: no index, each costs the scanner's inserts).
+    scan_token = models.CharField(max_length=32)
     owner_id_at_crossing = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
@@ -168,8 +169,8 @@ class SlaCrossing(models.Model):
             models.UniqueConstraint(fields=["item_type", "item_id", "policy", "level", "cycle_start"],
                                     name="sla_crossing_once"),
         ]
+        # An item's crossings are found through the unique constraint's leading (item_type, item_id).
         indexes = [
-            models.Index(fields=["item_type", "item_id"]),
             models.Index(fields=["policy", "level"], condition=models.Q(resolved_at__isnull=True),
                          name="sla_crossing_open"),
         ]

@@ -234,3 +234,31 @@ def test_due_times_are_exact_to_the_microsecond(org):
     due = SlaCrossing.objects.get(item_id=lead.pk, level="breach").due_at
     assert due == at(f"{MON}T11:00:00.123456")
     assert SlaCrossing.objects.get(item_id=lead.pk, level="warning").cycle_start == lead.created_at
+
+
+def test_one_scan_records_every_level_due_with_its_own_due_time_and_says_it_in_local_time(org):
+    only("unassigned")
+    lead = make_lead(created_at=at(f"{MON}T09:00:00.250000"))
+    assert sla_scan(at(f"{MON}T14:00"))["new"] == 3  # warning 10:30, breach 11:00, 200 % 13:00: all past
+    got = {c.level: c for c in SlaCrossing.objects.filter(item_id=lead.pk)}
+    assert {level: c.due_at for level, c in got.items()} == {
+        "warning": at(f"{MON}T10:30:00.250000"), "breach": at(f"{MON}T11:00:00.250000"),
+        "escalation_1": at(f"{MON}T13:00:00.250000")}
+    assert {c.cycle_start for c in got.values()} == {lead.created_at}
+    # the escalation read its crossings straight from the insert: the due times it quotes are the local ones
+    bodies = sorted(Notification.objects.filter(recipient=org["ops"]).values_list("body", flat=True))
+    assert len(bodies) == 2  # breach and 200 %; the warning is skipped when found together with them
+    assert "2026-03-09 11:00" in bodies[0] and "2026-03-09 13:00" in bodies[1]
+
+
+def test_a_minute_scan_records_every_due_level_of_an_item_touched_since_the_last_scan(org):
+    from baton.sla.tasks import scan_now
+
+    only("unassigned")
+    scan_now(at(f"{MON}T09:00"))
+    # written after the last scan with an old creation time (a late import): all three levels are past due
+    lead = make_lead(created_at=at(f"{MON}T04:00"), updated_at=at(f"{MON}T09:00:30"))
+    assert scan_now(at(f"{MON}T09:01"))["new"] == 3
+    assert levels(lead) == ["breach", "escalation_1", "warning"]
+    assert SlaCrossing.objects.get(item_id=lead.pk, level="escalation_1").due_at == at(f"{MON}T08:00")
+    assert scan_now(at(f"{MON}T09:02"))["new"] == 0
