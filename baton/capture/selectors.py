@@ -95,7 +95,7 @@ def lead_find_duplicates(data: dict, *, threshold: int | None = None, exclude_pk
         scored = [(dedupe.company_similarity(company, name), pk, original) for pk, name, original in candidates]
         hits = [(score, original or pk) for score, pk, original in scored if score >= threshold]
         if hits:
-            leads = base.in_bulk({pk for _score, pk in hits})
+            leads = {lead.pk: lead for lead in base.filter(pk__in={pk for _score, pk in hits})}
             for _score, pk in sorted(hits, key=lambda sp: -sp[0]):
                 add(leads[pk], "company")
     return [found[pk] for pk in order]
