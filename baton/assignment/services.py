@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -108,8 +108,10 @@ def _newcomers_ranked(pool: Pool, rule: dict) -> list[User]:
     return users[: int(rule.get("n", 3))]
 
 
-def pool_candidates(pool: Pool, *, lock=False) -> list[Candidate]:
-    """The pool's members in rotation order (fixed members, then dynamic ones), with today's availability."""
+def pool_candidates(pool: Pool, *, lock=False, count_today=None) -> list[Candidate]:
+    """The pool's members in rotation order (fixed members, then dynamic ones), with today's availability.
+    `count_today(pool, user_ids, start, end) -> {user id: n}` replaces the count queries: the bulk import
+    keeps the counts of its long run up to date itself instead of recounting the whole day per chunk."""
     today = clock.today()
     start, end = day_bounds(today)
 
@@ -122,7 +124,7 @@ def pool_candidates(pool: Pool, *, lock=False) -> list[Candidate]:
     # Fixed members with today's count and absence in the same query (this runs on every intake).
     members = (PoolMember.objects.filter(pool=pool).select_related("user").order_by("id").annotate(
         n_today=Coalesce(Subquery(counted(user=OuterRef("user_id")).values("user").annotate(n=Count("id"))
-                                  .values("n")[:1]), 0),
+                                  .values("n")[:1]), 0) if count_today is None else Value(0),
         is_absent=Exists(away(user=OuterRef("user_id")))))
     if lock:
         members = members.select_for_update(of=("self",))
@@ -140,9 +142,14 @@ def pool_candidates(pool: Pool, *, lock=False) -> list[Candidate]:
                 seen.add(user.pk)
                 out.append(Candidate(user=user, weight=int(rule.get("weight", 1)),
                                      cap=int(rule.get("daily_cap", 8)), active=True))
+    counts = None
+    if count_today is not None:
+        counts = count_today(pool, [c.user.pk for c in out], start, end)
+        known = {pk: (counts.get(pk, 0), absent) for pk, (_n, absent) in known.items()}
     dynamic = [c.user.pk for c in out if c.user.pk not in known]
     if dynamic:
-        counts = dict(counted(user__in=dynamic).values("user").annotate(n=Count("id")).values_list("user", "n"))
+        if counts is None:
+            counts = dict(counted(user__in=dynamic).values("user").annotate(n=Count("id")).values_list("user", "n"))
         absent = set(away(user__in=dynamic).values_list("user", flat=True))
         for pk in dynamic:
             known[pk] = (counts.get(pk, 0), pk in absent)

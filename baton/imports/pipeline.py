@@ -4,8 +4,9 @@ insert leads and their related rows with multi-row inserts, and one audit entry 
 The rules and pools are the live ones (`baton.rules`, `baton.assignment`); what is computed per lead is the
 same as `rules.services.lead_evaluate` + `assignment.services.lead_auto_assign` would compute for a new
 lead without events, but without one query and one audit row per lead. Caps are honoured: a pool's
-counts of today are read at the start of each chunk (including the chunks already written) and counted
-up in memory while the chunk is assigned; the pool rows are locked for the chunk's transaction.
+counts of today are read at the first chunk, brought up to date at the start of each later chunk (the
+assignments written since, including the chunks already written) and counted up in memory while the chunk
+is assigned; the pool rows are locked for the chunk's transaction.
 """
 
 import json
@@ -281,6 +282,45 @@ class BulkAssigner:
             return
         self.enabled = True
         self.Assignment, self.Pool, self.conditions = Assignment, Pool, conditions
+        self.counted: dict = {}  # pool id -> (start of the day, {user id: capped assignments with id <= mark})
+        self.mark = None
+
+    def _update_counts(self):
+        """Today's capped counts per pool and member, kept up to date from the assignment rows written since
+        the previous chunk (ids above the previous mark: this job's own and anyone else's) instead of counting
+        the whole day again per chunk, which grew with every chunk written (quadratic over a long import).
+        Exact because every capped assignment is written by a transaction holding its pool's row lock (here:
+        the chunk's, taken just before): a row of a locked pool that is not visible now cannot exist, and one
+        committed after this chunk gets a later id."""
+        from django.db.models import Max
+
+        from baton.assignment.services import CAPPED_KINDS, day_bounds
+
+        A = self.Assignment
+        top = A.objects.aggregate(m=Max("id"))["m"] or 0
+        if self.mark is not None and top > self.mark:
+            start, end = day_bounds()
+            capped = set(CAPPED_KINDS)
+            for pool_id, user_id, kind, at in (A.objects.filter(pk__gt=self.mark, pk__lte=top).order_by()
+                                               .values_list("pool_id", "user_id", "kind", "at")):
+                known = self.counted.get(pool_id)
+                if (known is not None and known[0] == start and kind in capped and start <= at < end
+                        and user_id in known[1]):
+                    known[1][user_id] += 1
+        self.mark = top
+
+    def _count_today(self, pool, ids, start, end):
+        known = self.counted.get(pool.pk)
+        if known is None or known[0] != start or not set(ids) <= known[1].keys():
+            from django.db.models import Count
+
+            from baton.assignment.services import CAPPED_KINDS
+
+            counts = dict(self.Assignment.objects.filter(pool=pool, user__in=ids, kind__in=CAPPED_KINDS,
+                                                         at__gte=start, at__lt=end)
+                          .values("user").annotate(n=Count("id")).values_list("user", "n"))
+            known = self.counted[pool.pk] = (start, {u: counts.get(u, 0) for u in ids})
+        return dict(known[1])
 
     def start_chunk(self):
         from baton.assignment.services import pool_candidates
@@ -288,8 +328,9 @@ class BulkAssigner:
         if not self.enabled:
             return
         self.pools = list(self.Pool.objects.select_for_update().filter(active=True).order_by("priority", "id"))
+        self._update_counts()
         self.preds = {p.pk: CompiledCondition(p.condition) for p in self.pools}
-        self.cands = {p.pk: pool_candidates(p) for p in self.pools}
+        self.cands = {p.pk: pool_candidates(p, count_today=self._count_today) for p in self.pools}
         # Per chunk: texts formatted once; a pool whose members are all unavailable stays so for the rest of
         # the chunk (only its own picks change its members' counts), so its "skipped" list is built once.
         self.display = {p.pk: p.get_strategy_display() for p in self.pools}

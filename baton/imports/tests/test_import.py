@@ -219,3 +219,33 @@ def test_rules_and_assignment_applied_in_bulk(importer):
     result = lead_evaluate(lead=leads[0])
     assert result["changes"] == {}
     assert set(leads[0].tags.values_list("name", flat=True)) == set(result["tags"])
+
+
+def test_caps_count_assignments_made_elsewhere_while_the_import_runs(importer, monkeypatch):
+    """A rep who is given a lead by someone else between two chunks (a web form, a backlog drain) has that
+    lead counted against the daily cap by the following chunks, as are the leads of earlier chunks."""
+    from baton.assignment.models import Assignment, Pool, PoolMember
+    from baton.core import clock
+
+    pool = Pool.objects.create(name="All", strategy="round_robin")
+    reps = [f.user(roles=("rep",)) for _ in range(2)]
+    for rep in reps:
+        PoolMember.objects.create(pool=pool, user=rep, daily_cap=3)
+    elsewhere = Lead.objects.create(company="From the web form")
+    progress = services._progress
+    calls = []
+
+    def progress_then_assign_elsewhere(job, counts, **extra):
+        progress(job, counts, **extra)
+        calls.append(1)
+        if len(calls) == 1:  # after the first chunk was committed
+            Assignment.objects.create(lead=elsewhere, pool=pool, user=reps[1], kind="auto", at=clock.now())
+
+    monkeypatch.setattr(services, "_progress", progress_then_assign_elsewhere)
+    content = _csv([HEADER] + [[f"C{i}", f"1380013800{i}", "", "referral", "300000"] for i in range(8)])
+    job = _run(importer, content, COLUMNS, chunk=2)
+    assert job.accepted == 8
+    owners = [lead.owner_id for lead in Lead.objects.filter(company__startswith="C").order_by("id")]
+    # rep 0 takes 3 (its cap), rep 1 takes 2 + the lead given elsewhere = 3; the rest waits in the backlog
+    assert owners.count(reps[0].pk) == 3 and owners.count(reps[1].pk) == 2 and owners.count(None) == 3
+    assert Assignment.objects.filter(kind="backlog").count() == 3
