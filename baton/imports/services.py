@@ -22,7 +22,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -741,21 +741,25 @@ def job_run(job_id: int, *, chunk: int = CHUNK, fail_after_chunks: int | None = 
                 for k in dedupe_keys(d):
                     chunk_keys[k] = n
                 keep.append((n, d))
+            after = None
             if job.dry_run:
                 for n, d in keep:
                     for k in dedupe_keys(d):
                         file_keys[k] = n
                 counts.accepted += len(keep)
             elif keep:
+                after = replace(counts, processed=counts.processed + len(batch),
+                                accepted=counts.accepted + len(keep), committed=counts.committed + len(keep))
                 with transaction.atomic():
                     pipeline.write(keep, first_row=batch[0][0], last_row=batch[-1][0])
-                counts.accepted += len(keep)
-                counts.committed += len(keep)
+                    _progress(job, after)  # committed with the chunk: one commit (disk flush) per chunk
+                counts.accepted, counts.committed = after.accepted, after.committed
                 last_committed_row = batch[-1][0]
             counts.processed += len(batch)
             batch = []
             chunks_done += 1
-            _progress(job, counts)
+            if after is None:
+                _progress(job, counts)
             if fail_after_chunks is not None and chunks_done >= fail_after_chunks:
                 raise RuntimeError("simulated crash")
 

@@ -232,16 +232,16 @@ def test_caps_count_assignments_made_elsewhere_while_the_import_runs(importer, m
     for rep in reps:
         PoolMember.objects.create(pool=pool, user=rep, daily_cap=3)
     elsewhere = Lead.objects.create(company="From the web form")
-    progress = services._progress
+    lookup = services._db_duplicates
     calls = []
 
-    def progress_then_assign_elsewhere(job, counts, **extra):
-        progress(job, counts, **extra)
+    def assign_elsewhere_then_lookup(rows):
         calls.append(1)
-        if len(calls) == 1:  # after the first chunk was committed
+        if len(calls) == 2:  # the first chunk is committed, the second not started
             Assignment.objects.create(lead=elsewhere, pool=pool, user=reps[1], kind="auto", at=clock.now())
+        return lookup(rows)
 
-    monkeypatch.setattr(services, "_progress", progress_then_assign_elsewhere)
+    monkeypatch.setattr(services, "_db_duplicates", assign_elsewhere_then_lookup)
     content = _csv([HEADER] + [[f"C{i}", f"1380013800{i}", "", "referral", "300000"] for i in range(8)])
     job = _run(importer, content, COLUMNS, chunk=2)
     assert job.accepted == 8
