@@ -295,10 +295,10 @@ def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_cod
 def _nurture(*, lead, pool, source, new=False) -> Assignment:
     """A nurture pool: the lead leaves the sales queue (status nurturing), keeps no owner, waits nowhere."""
     from baton.leads.models import LeadStatus
-    from baton.leads.services import lead_update
+    from baton.leads.services import lead_engine_write
 
     explanation = _("Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name}
-    lead_update(lead=lead, actor=None, source=source, status=LeadStatus.NURTURING, message=explanation[:500])
+    lead_engine_write(lead=lead, source=source, status=LeadStatus.NURTURING, message=explanation[:500])
     if not new:
         PoolBacklog.objects.filter(lead=lead).delete()
     return Assignment.objects.create(lead=lead, pool=pool, kind=Assignment.Kind.NURTURE, at=clock.now(),

@@ -69,7 +69,14 @@ def _full_clean(obj, exclude=None):
 
 def record(obj, *, actor, source, action, changes=None, message=""):
     """Write one audit row for `obj` (called inside the write's transaction)."""
-    return AuditEntry.objects.create(
+    entry = audit_row(obj, actor=actor, source=source, action=action, changes=changes, message=message)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_row(obj, *, actor, source, action, changes=None, message="") -> AuditEntry:
+    """The unsaved audit row `record` writes."""
+    return AuditEntry(
         at=clock.now(),
         actor=actor if actor and actor.is_authenticated else None,
         source=source,
@@ -122,14 +129,33 @@ def create_object(model, *, actor, source=ChangeSource.UI, data: dict, message="
     return obj
 
 
+class DeferredWrites:
+    """Engine writes to one row that has just been inserted, held back and written together by `flush`: one
+    UPDATE of every column they changed and one multi-row INSERT of their audit rows (in their order). Only
+    for a row no other transaction can see yet (the lead intake), so nobody can read it half-written."""
+
+    def __init__(self):
+        self.columns: list[str] = []
+        self.audits: list[AuditEntry] = []
+
+    def flush(self, obj) -> None:
+        if self.columns:
+            obj.save(update_fields=list(dict.fromkeys(self.columns)))
+        if self.audits:
+            AuditEntry.objects.bulk_create(self.audits)
+        self.columns, self.audits = [], []
+
+
 def update_object(obj, *, actor, source=ChangeSource.UI, data: dict, message="", check_scope=True,
-                  validate=True, touch=None):
+                  validate=True, touch=None, defer: DeferredWrites | None = None):
     """Apply `data` to `obj`; audit only the fields whose value really changed. Returns the changes.
 
     `touch` ({field: value}, e.g. `updated_at`) is applied only when something really changed and stays out
     of the history. `validate=False` is for values an engine computed itself (never user input): it skips
-    `full_clean` and its unique-check queries and writes only the given columns in one UPDATE.
+    `full_clean` and its unique-check queries and writes only the given columns in one UPDATE; with `defer`
+    (engine writes only) the UPDATE and the audit row wait for `defer.flush`.
     """
+    assert defer is None or not validate, "only engine writes are deferred"
     model = type(obj)
     plain, m2m = _split(model, data)
     # A refused user edit must roll back alone (callers catch it and go on); engine writes are not refused,
@@ -156,13 +182,20 @@ def update_object(obj, *, actor, source=ChangeSource.UI, data: dict, message="",
         touched = dict(touch or {}) if changes else {}
         for key, value in touched.items():
             setattr(obj, key, value)
+        columns = [model._meta.get_field(k).attname for k in [*plain, *touched]]
         if validate:
             obj.save()
-        elif plain or touched:
-            obj.save(update_fields=[model._meta.get_field(k).attname for k in [*plain, *touched]])
+        elif defer is not None:
+            defer.columns += columns
+        elif columns:
+            obj.save(update_fields=columns)
         if changes or message:
-            record(obj, actor=actor, source=source, action=AuditEntry.Action.UPDATE, changes=changes,
-                   message=message)
+            if defer is not None:
+                defer.audits.append(audit_row(obj, actor=actor, source=source, action=AuditEntry.Action.UPDATE,
+                                              changes=changes, message=message))
+            else:
+                record(obj, actor=actor, source=source, action=AuditEntry.Action.UPDATE, changes=changes,
+                       message=message)
         if check_scope:
             _ensure_in_scope(obj, actor, "change")
     return changes

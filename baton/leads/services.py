@@ -5,7 +5,7 @@ from baton.accounts.models import Account, Contact
 from baton.core import clock
 from baton.core.errors import ValidationFailed
 from baton.core.models import ChangeSource
-from baton.core.services import create_object, delete_object, update_object
+from baton.core.services import DeferredWrites, create_object, delete_object, update_object
 from baton.leads.models import Lead, LeadStatus
 
 
@@ -62,28 +62,32 @@ def lead_create(*, actor, source=ChangeSource.UI, process=True, savepoint=True, 
         lead = create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now), savepoint=False)
         lead._inserted_now = True
         if process:
-            from baton.assignment.services import lead_auto_assign
-            from baton.core import config_cache
-            from baton.rules.services import RuleSet, lead_evaluate
-
-            token = config_cache.current_token()  # one read for the rules and the pools
-            fabricated = _prefetch_from(lead, data)
-            lead_evaluate(lead=lead, actor=None, source=source, new=True, rules=RuleSet.current(token))
-            for name in fabricated:  # in Python order, not the database's collation: readers query afresh
-                if data.get(name):  # (an empty list has no order: it stays)
-                    getattr(lead, "_prefetched_objects_cache", {}).pop(name, None)
-            assignment = lead_auto_assign(lead=lead, actor=actor, new=True, config_token=token)
-            if assignment is not None:
-                from baton.assignment.services import explained_new_lead
-
-                # The engine wrote owner / status / stamps on its own locked copy of the row: show them on
-                # the returned instance too, and keep the decision for the API's response.
-                locked = assignment.lead
-                for f in Lead._meta.concrete_fields:
-                    setattr(lead, f.attname, getattr(locked, f.attname))
-                lead._assignment_explained = explained_new_lead(assignment)
+            # The engines' writes (tags/score/grade, then owner/status) reach the row as one UPDATE at the end.
+            writes = lead._engine_writes = DeferredWrites()
+            try:
+                _process_new_lead(lead, data, actor=actor, source=source)
+            finally:
+                del lead._engine_writes
+            writes.flush(lead)
         lead._inserted_now = False  # later writes to this instance are ordinary updates again
     return lead
+
+
+def _process_new_lead(lead: Lead, data: dict, *, actor, source) -> None:
+    """Tag, score, grade and assign a lead inserted in the current transaction."""
+    from baton.assignment.services import explained_new_lead, lead_auto_assign
+    from baton.core import config_cache
+    from baton.rules.services import RuleSet, lead_evaluate
+
+    token = config_cache.current_token()  # one read for the rules and the pools
+    fabricated = _prefetch_from(lead, data)
+    lead_evaluate(lead=lead, actor=None, source=source, new=True, rules=RuleSet.current(token))
+    for name in fabricated:  # in Python order, not the database's collation: readers query afresh
+        if data.get(name):  # (an empty list has no order: it stays)
+            getattr(lead, "_prefetched_objects_cache", {}).pop(name, None)
+    assignment = lead_auto_assign(lead=lead, actor=actor, new=True, config_token=token)
+    if assignment is not None:
+        lead._assignment_explained = explained_new_lead(assignment)  # the API's response shows it, unread
 
 
 def lead_update(*, lead: Lead, actor, source=ChangeSource.UI, message="", **data) -> dict:
@@ -108,8 +112,9 @@ def _lead_write(lead: Lead, *, actor, source, message, data, validate) -> dict:
     data = _stamp(lead, data, now)
     # The duplicate keys follow phone / e-mail / company and, like updated_at, stay out of the history.
     touch = {**_normalised_keys(data), "updated_at": now}
+    defer = None if validate else getattr(lead, "_engine_writes", None)
     changes = update_object(lead, actor=actor, source=source, data=data, message=message, validate=validate,
-                            touch=touch)
+                            touch=touch, defer=defer)
     # The stop event of some clocks: their alerts resolve now (a lead inserted in this transaction has none).
     if {"owner", "status"} & set(changes) and not getattr(lead, "_inserted_now", False):
         from baton.sla.services import sla_resolve_on_commit
