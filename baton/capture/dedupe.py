@@ -20,6 +20,8 @@ _EN_SUFFIXES = ("co ltd", "co limited", "company limited", "limited", "ltd", "in
                 "llc", "gmbh", "group")
 # After NFKC the full-width （中国） is already the half-width (中国).
 _REGION_MARKERS = ("(中国)",)
+_ANY_SUFFIX = _CN_SUFFIXES + tuple(" " + s for s in _EN_SUFFIXES)
+_NON_WORD = re.compile(r"[^\w]+")
 
 
 def normalise_phone(raw: str | None, region: str = DEFAULT_REGION) -> str:
@@ -43,10 +45,6 @@ def normalise_email(raw: str | None) -> str:
     return unicodedata.normalize("NFKC", (raw or "")).strip().lower()
 
 
-def _strip_punct(text: str) -> str:
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in ("P", "S", "Z", "C"))
-
-
 def normalise_company(raw: str | None) -> str:
     """A comparison key for a company name.
 
@@ -57,19 +55,22 @@ def normalise_company(raw: str | None) -> str:
     for marker in _REGION_MARKERS:
         text = text.replace(marker, "")
     # Latin words: punctuation to spaces, so "Co., Ltd." becomes "co ltd" and suffix words can be matched.
-    text = " ".join(re.sub(r"[^\w]+", " ", text).split())
-    changed = True
-    while changed and text:
-        changed = False
+    text = " ".join(_NON_WORD.sub(" ", text).split())
+    # A pass over the suffixes runs only while one of them ends the text (bulk imports call this per row).
+    while text and text.endswith(_ANY_SUFFIX):
+        before = text
         for suffix in _CN_SUFFIXES:
             if text.endswith(suffix) and len(text) > len(suffix):
                 text = text[: -len(suffix)].rstrip()
-                changed = True
         for suffix in _EN_SUFFIXES:
             if text.endswith(" " + suffix):
                 text = text[: -len(suffix) - 1].rstrip()
-                changed = True
-    return _strip_punct(text)[:200]
+        if text == before:
+            break
+    # Punctuation, symbols and separators removed: only word characters and single spaces are left, and of
+    # those only the spaces and "_" are in such a category (true of all of Unicode), so no per-character
+    # category lookup is needed.
+    return text.replace(" ", "").replace("_", "")[:200]
 
 
 def blocking_key(company_norm: str) -> str:

@@ -292,21 +292,26 @@ class BulkAssigner:
         Exact because every capped assignment is written by a transaction holding its pool's row lock (here:
         the chunk's, taken just before): a row of a locked pool that is not visible now cannot exist, and one
         committed after this chunk gets a later id."""
-        from django.db.models import Max
+        from django.db import connection
 
         from baton.assignment.services import CAPPED_KINDS, day_bounds
 
-        A = self.Assignment
-        top = A.objects.aggregate(m=Max("id"))["m"] or 0
-        if self.mark is not None and top > self.mark:
-            start, end = day_bounds()
-            capped = set(CAPPED_KINDS)
-            for pool_id, user_id, kind, at in (A.objects.filter(pk__gt=self.mark, pk__lte=top).order_by()
-                                               .values_list("pool_id", "user_id", "kind", "at")):
-                known = self.counted.get(pool_id)
-                if (known is not None and known[0] == start and kind in capped and start <= at < end
-                        and user_id in known[1]):
-                    known[1][user_id] += 1
+        table = connection.ops.quote_name(self.Assignment._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT MAX(id) FROM {table}")
+            top = cursor.fetchone()[0] or 0
+            if self.mark is not None and top > self.mark:
+                start, end = day_bounds()
+                adapt = connection.ops.adapt_datetimefield_value
+                # Only the id range in WHERE: the planner has no other index to prefer over the primary key's.
+                cursor.execute(f"SELECT pool_id, user_id, CASE WHEN at >= %s AND at < %s THEN 1 ELSE 0 END "
+                               f"FROM {table} WHERE id > %s AND id <= %s AND kind IN "
+                               f"({', '.join(['%s'] * len(CAPPED_KINDS))})",
+                               [adapt(start), adapt(end), self.mark, top, *CAPPED_KINDS])
+                for pool_id, user_id, today in cursor.fetchall():
+                    known = self.counted.get(pool_id)
+                    if today and known is not None and known[0] == start and user_id in known[1]:
+                        known[1][user_id] += 1
         self.mark = top
 
     def _count_today(self, pool, ids, start, end):

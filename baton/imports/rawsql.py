@@ -28,6 +28,15 @@ def _last_value_memo(adapt):
     return adapted
 
 
+def binding_cursor(cursor):
+    """PostgreSQL: a server-side binding cursor on the connection (and transaction) of Django's `cursor`.
+    Array parameters (`%b`) then travel in binary instead of being rendered into the statement text, as
+    Django's client-side binding cursor does (for 2,000-value arrays that rendering is the cost)."""
+    import psycopg
+
+    return psycopg.Cursor(cursor.cursor.connection)
+
+
 class RawInserter:
     def __init__(self, model, *, with_ids: bool = True, columnar: bool = False):
         self.model = model
@@ -146,13 +155,6 @@ class RawInserter:
             source = f"unnest({', '.join(arrays)}) AS r({', '.join(f'c{i}' for i in range(len(arrays)))})"
         else:
             source, array_params = "generate_series(1, %b::integer)", [n]
-        # A server-side binding cursor on the same connection (and transaction): the arrays travel in binary,
-        # without being rendered into the statement text as Django's client-side binding cursor would.
-        import psycopg
-
-        raw = psycopg.Cursor(cursor.cursor.connection)
-        try:
+        with binding_cursor(cursor) as raw:
             raw.execute(f"INSERT INTO {qn(self.table)} ({', '.join(names)}) SELECT {', '.join(select)} "
                         f"FROM {source}", [*select_params, *array_params], prepare=False)
-        finally:
-            raw.close()
