@@ -52,6 +52,7 @@ _VIEW_DEFAULTS.update({"pk": None, "id": None, "owner": None, "owner_id": None, 
 for _name, _value in _VIEW_DEFAULTS.items():
     setattr(_RowView, _name, _value)
 _NO_TAGS = _Rel([])
+_NO_SKIPPED = ()  # shared by every automatic assignment row (its JSON is then encoded once per chunk)
 
 
 def _safe(pred, obj) -> bool:
@@ -194,7 +195,7 @@ class _Outcome:
     """What the rules decided for one combination of fired rules; shared by every row with that combination
     (its explanation JSON is built once)."""
 
-    __slots__ = ("score", "grade", "tags", "tag_objs", "raw", "score_explanation", "tag_explanation",
+    __slots__ = ("score", "grade", "tags", "tag_objs", "tag_ids", "raw", "score_explanation", "tag_explanation",
                  "score_json", "tag_json", "auto_tags_json")
 
     def __getitem__(self, key):  # read like the dict `lead_evaluate` returns
@@ -259,6 +260,7 @@ class BulkEvaluator:
             out.score = self.score_from_raw(raw)
             out.grade = self.rules.bands.grade_for(out.score)
             out.tags, out.tag_explanation, out.tag_objs = tagged
+            out.tag_ids = [t.pk for t in out.tag_objs.items]
             out.score_json = json.dumps(expl, ensure_ascii=False)
             out.tag_json = json.dumps(out.tag_explanation, ensure_ascii=False)
             out.auto_tags_json = json.dumps(sorted(out.tags), ensure_ascii=False)
@@ -336,12 +338,14 @@ class BulkAssigner:
         self._update_counts()
         self.preds = {p.pk: CompiledCondition(p.condition) for p in self.pools}
         self.cands = {p.pk: pool_candidates(p, count_today=self._count_today) for p in self.pools}
+        self.cand_ids = {pk: [c.user.pk for c in cands] for pk, cands in self.cands.items()}
         # Per chunk: texts formatted once; a pool whose members are all unavailable stays so for the rest of
         # the chunk (only its own picks change its members' counts), so its "skipped" list is built once.
         self.display = {p.pk: p.get_strategy_display() for p in self.pools}
         self.names: dict = {}
         self.full: dict = {}
         self.backlog_texts: dict = {}
+        self.texts: dict = {}
         self.auto_text = _("Pool “%(pool)s” (%(strategy)s): position %(pos)s → %(user)s, %(n)s of %(cap)s "
                            "today. Import job #%(job)s.")
 
@@ -352,7 +356,7 @@ class BulkAssigner:
         if not cands:
             return None, None
         if pool.strategy == Strategy.ROUND_ROBIN:
-            ids = [c.user.pk for c in cands]
+            ids = self.cand_ids[pool.pk]
             start = ids.index(pool.rotation_last_user_id) + 1 if pool.rotation_last_user_id in ids else 0
             for step in range(len(cands)):
                 i = (start + step) % len(cands)
@@ -376,6 +380,12 @@ class BulkAssigner:
             return best
         return min(available, key=lambda ic: (ic[1].today, ic[0]))
 
+    def _unmatched_text(self):
+        text = self.texts.get("unmatched")
+        if text is None:
+            text = self.texts["unmatched"] = _("No active pool accepts this lead.")
+        return text
+
     def eligible(self, view: _RowView, vals: dict) -> list:
         """The pools whose region and condition accept `view` (tags, score and grade already set on it)."""
         if not self.enabled:
@@ -388,17 +398,18 @@ class BulkAssigner:
                 pools.append(p)
         return pools
 
-    def assign(self, view: _RowView, job_id: int, vals: dict | None = None, pools: list | None = None):
-        """(owner user or None, assignment row dict without lead, backlog pool id or None)."""
+    def assign(self, view: _RowView, job_id: int, vals: dict | None = None, pools: list | None = None, now=None):
+        """(owner user or None, assignment row dict without lead, backlog pool id or None). `now`: the
+        chunk's time (the lead's assigned_at), by default the clock's."""
         if not self.enabled or view.owner_id or view.status not in (LeadStatus.NEW,):
             return None, None, None
         A = self.Assignment
-        now = clock.now()
+        if now is None:
+            now = clock.now()
         if pools is None:
             pools = self.eligible(view, {} if vals is None else vals)
         if not pools:
-            return None, {"kind": A.Kind.UNMATCHED, "at": now,
-                          "explanation": _("No active pool accepts this lead.")}, None
+            return None, {"kind": A.Kind.UNMATCHED, "at": now, "explanation": self._unmatched_text()}, None
         tried = []
         for pool in pools:
             if pool.action == "nurture":  # as lead_auto_assign: nurtured unless an assigning pool came first
@@ -426,7 +437,7 @@ class BulkAssigner:
                 "pool": pool.name, "strategy": self.display[pool.pk], "pos": i + 1, "user": name,
                 "n": c.today, "cap": c.cap, "job": job_id}
             return c.user, {"pool_id": pool.pk, "user_id": c.user.pk, "kind": A.Kind.AUTO, "at": now,
-                            "strategy": pool.strategy, "rotation_position": i, "skipped": [],
+                            "strategy": pool.strategy, "rotation_position": i, "skipped": _NO_SKIPPED,
                             "explanation": explanation}, None
         first = tried[0]
         ids = tuple(p.pk for p in tried)
@@ -455,6 +466,7 @@ class LeadPipeline:
         self.assigner = BulkAssigner()
         self.leads = RawInserter(Lead)
         self.tags = RawInserter(Lead.tags.through, with_ids=False)
+        assert self.tags.columns == ["lead_id", "tag_id"]  # the write passes (lead, tag) tuples
         self.industries = RawInserter(Lead.industries.through, with_ids=False)
         self.evaluations = self.assignments = self.backlog = None
         if self.evaluator.enabled:
@@ -500,8 +512,9 @@ class LeadPipeline:
                 if key is not None:
                     shared[key] = hit
             ev, pools = hit
-            owner, assignment, backlog_pool = assign(view, job_id, pools=pools)
-            row = {k: v for k, v in data.items() if k not in ("industries",)}
+            owner, assignment, backlog_pool = assign(view, job_id, pools=pools, now=now)
+            row = data  # the caller's dict becomes the lead row (it is not read after the write)
+            industries = row.pop("industries", None) or ()
             row.setdefault("created_at", now)
             row["updated_at"] = now
             row["status_changed_at"] = now
@@ -516,15 +529,15 @@ class LeadPipeline:
             if "region" in row:
                 row["region_id"] = row.pop("region").pk
             lead_rows.append(row)
-            extras.append((data.get("industries") or [], ev, assignment, backlog_pool))
+            extras.append((industries, ev, assignment, backlog_pool))
         ids = self.leads.insert(lead_rows)
         tag_rows, ind_rows, ev_rows, as_rows, bl_rows = [], [], [], [], []
         for pk, (industries, ev, assignment, backlog_pool) in zip(ids, extras, strict=True):
             for ind in industries:
                 ind_rows.append({"lead_id": pk, "industry_id": ind.pk})
             if ev:
-                for tag in ev.tag_objs.items:
-                    tag_rows.append({"lead_id": pk, "tag_id": tag.pk})
+                for tag_id in ev.tag_ids:
+                    tag_rows.append((pk, tag_id))
                 ev_rows.append({"lead_id": pk, "score_explanation": ev.score_json, "tag_explanation": ev.tag_json,
                                 "auto_tags": ev.auto_tags_json, "raw_score": ev.raw,
                                 "grade_bands_version": bands_version, "evaluated_at": now})
@@ -532,7 +545,7 @@ class LeadPipeline:
                 as_rows.append({**assignment, "lead_id": pk})
             if backlog_pool is not None:
                 bl_rows.append({"pool_id": backlog_pool, "lead_id": pk, "since": now})
-        self.tags.insert(tag_rows)
+        self.tags.insert_tuples(tag_rows)
         self.industries.insert(ind_rows)
         if self.evaluations is not None:
             self.evaluations.insert(ev_rows)
