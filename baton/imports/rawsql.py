@@ -44,7 +44,8 @@ class RawInserter:
         self.with_ids = with_ids
         self.vendor = connection.vendor
         self.columnar = columnar and self.vendor == "postgresql"
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        # The database numbers an auto id; any other key (a row keyed by its lead) is written like a column.
+        fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
         self.columns = [f.column for f in fields]
         if self.columnar:
             self.db_types = [f.db_type(connection) for f in fields]

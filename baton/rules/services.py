@@ -458,9 +458,9 @@ def rules_rescore_behaviour(*, source=ChangeSource.JOB) -> int:
 class _Unindexed(Func):
     """`+column` on SQLite, which keeps its planner from walking an index for that test. The preview reads a
     large share of all leads: one sequential scan of the table (0.15 s per million rows) beats a lookup per
-    open lead through the status index (measured 0.54 vs 0.90 s CPU at 1,000,000 leads, 57 % open), and when
-    few leads are open the scan costs at most that 0.15 s more. A scope's own filter (owner) still uses its
-    index. Other databases plan from real statistics and get the column as is."""
+    open lead through the status index (0.50 vs 0.87 s CPU at 1,000,000 leads, 57 % open; about even at 14 % open,
+    0.24 vs 0.22 s); at worst it costs that one scan. A scope's own filter (owner) still uses its index.
+    Other databases plan from real statistics and get the column as is."""
 
     arity = 1
     template = "%(expressions)s"
