@@ -28,6 +28,16 @@ def _last_value_memo(adapt):
     return adapted
 
 
+_INT_TYPES = {"bigint", "integer", "smallint"}
+
+
+def _int_array(values) -> str:
+    """An integer array literal: joined in C, where psycopg dumps a list element by element in Python."""
+    if None in values:
+        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def binding_cursor(cursor):
     """PostgreSQL: a server-side binding cursor on the connection (and transaction) of Django's `cursor`.
     Array parameters (`%b`) then travel in binary instead of being rendered into the statement text, as
@@ -146,12 +156,16 @@ class RawInserter:
                 if len(index) * 4 <= n:
                     select.append(f"(%b::{db_type}[])[r.c{len(arrays)}]")
                     select_params.append(list(index))
-                    arrays.append("%b::integer[]")
-                    array_params.append(keys)
+                    arrays.append("%t::integer[]")
+                    array_params.append(_int_array(keys))
                     continue
             select.append(f"r.c{len(arrays)}")
-            arrays.append(f"%b::{db_type}[]")
-            array_params.append(list(values))
+            if db_type in _INT_TYPES:
+                arrays.append(f"%t::{db_type}[]")
+                array_params.append(_int_array(values))
+            else:
+                arrays.append(f"%b::{db_type}[]")
+                array_params.append(list(values))
         if arrays:
             source = f"unnest({', '.join(arrays)}) AS r({', '.join(f'c{i}' for i in range(len(arrays)))})"
         else:
