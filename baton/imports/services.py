@@ -735,8 +735,9 @@ def job_run(job_id: int, *, chunk: int = CHUNK, fail_after_chunks: int | None = 
             keep = []
             for n, d in batch:
                 dup = None
-                for kind, key in dedupe_keys(d):
-                    k = (kind, key)
+                keys = dedupe_keys(d)
+                for k in keys:
+                    kind = k[0]
                     if k in chunk_keys or k in file_keys:
                         dup = _("Duplicate of row %(row)s in this file (same %(key)s).") % {
                             "row": chunk_keys.get(k) or file_keys.get(k), "key": KEY_LABELS[kind]}
@@ -752,7 +753,7 @@ def job_run(job_id: int, *, chunk: int = CHUNK, fail_after_chunks: int | None = 
                     counts.duplicates += 1
                     report.add(n, "", "", dup)
                     continue
-                for k in dedupe_keys(d):
+                for k in keys:
                     chunk_keys[k] = n
                 keep.append((n, d))
             after = None
