@@ -176,14 +176,14 @@ def _insert_select(policy: SlaPolicy, qs, levels, now, token: str) -> list[tuple
         sql = (f"INSERT INTO sla_slacrossing ({_COLS}) SELECT %s, s.pk, %s, l.level, s._sla_start, "
                f"s._sla_start + make_interval(secs => l.secs), %s, '', %s, s.owner_id FROM ({inner}) s "
                f"JOIN (VALUES {values}) AS l(level, secs, hi) ON s._sla_start <= l.hi "
-               f"ON CONFLICT DO NOTHING RETURNING {_returning()}")
+               f"ON CONFLICT DO NOTHING RETURNING {_returning(due=False)}")
     else:  # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC): keep the fraction datetime() drops
         values = ", ".join(["(%s, %s, %s)"] * len(levels))
         lparams = [p for level, secs, hi in levels for p in (level, f"+{int(secs)} seconds", adapt(hi))]
         sql = (f"INSERT INTO sla_slacrossing ({_COLS}) SELECT %s, s.pk, %s, l.column1, s._sla_start, "
                f"datetime(s._sla_start, l.column2) || substr(s._sla_start, 20), %s, '', %s, s.owner_id "
                f"FROM ({inner}) s JOIN (VALUES {values}) AS l ON s._sla_start <= l.column3 WHERE true "
-               f"ON CONFLICT DO NOTHING RETURNING {_returning()}")
+               f"ON CONFLICT DO NOTHING RETURNING {_returning(due=False)}")
     return _execute_returning(sql, [policy.target, policy.pk, adapt(now), token, *params, *lparams])
 
 
@@ -248,19 +248,22 @@ _COLS = ("item_type, item_id, policy_id, level, cycle_start, due_at, crossed_at,
          "owner_id_at_crossing")
 
 
-def _returning() -> str:
-    """What a crossing insert returns. SQLite declares the timestamps `datetime`, so Django's converter would
-    parse each one as it is fetched; as expressions they come back as the stored text, parsed only for the
-    rows a scan fires (`_crossings`)."""
+def _returning(*, due: bool) -> str:
+    """What a crossing insert returns: only what the escalation needs (every value is a Python object to
+    build, 50,000 rows at a time). The 24×7 inserts leave out the due time, which is the cycle start plus the
+    level's seconds (`_crossings`). SQLite declares the timestamps `datetime`, so Django's converter would parse
+    each one as it is fetched; as expressions they come back as the stored text, parsed only for the rows a
+    scan fires."""
+    cols = ["cycle_start"] + (["due_at"] if due else [])
     if connection.vendor == "sqlite":
-        return "id, item_id, level, CAST(cycle_start AS TEXT), CAST(due_at AS TEXT), owner_id_at_crossing"
-    return "id, item_id, level, cycle_start, due_at, owner_id_at_crossing"
+        cols = [f"CAST({c} AS TEXT)" for c in cols]
+    return ", ".join(["id", "item_id", "level", *cols])
 
 
 def _record(policy: SlaPolicy, rows: list[tuple], now, token: str) -> list[tuple]:
     """Insert the crossings once (ON CONFLICT DO NOTHING on item × policy × level × cycle) in one statement per
     chunk; returns only the rows this call inserted — the ones whose escalation this scan fires — as
-    (id, item_id, level, cycle_start, due_at, owner) in the database's raw form (no model instances: cheap)."""
+    (id, item_id, level, cycle_start, due_at) in the database's raw form (no model instances: cheap)."""
     out = []
     adapt = connection.ops.adapt_datetimefield_value
     cols = _COLS
@@ -270,14 +273,14 @@ def _record(policy: SlaPolicy, rows: list[tuple], now, token: str) -> list[tuple
             sql = (f"INSERT INTO sla_slacrossing ({cols}) SELECT %s, t.item_id, %s, t.level, t.cycle_start, t.due_at, "
                    f"%s, '', %s, t.owner_id FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], "
                    f"%s::timestamptz[], %s::bigint[]) AS t(item_id, level, cycle_start, due_at, owner_id) "
-                   f"ON CONFLICT DO NOTHING RETURNING " + _returning())
+                   f"ON CONFLICT DO NOTHING RETURNING " + _returning(due=True))
             params = [policy.target, policy.pk, now, token, [r[0] for r in chunk], [r[3] for r in chunk],
                       [r[1] for r in chunk], [r[4] for r in chunk], [r[2] for r in chunk]]
         else:
             sql = (f"INSERT INTO sla_slacrossing ({cols}) SELECT %s, json_extract(j.value, '$[0]'), %s, "
                    f"json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
                    f"%s, '', %s, json_extract(j.value, '$[4]') FROM json_each(%s) AS j WHERE true "
-                   f"ON CONFLICT DO NOTHING RETURNING " + _returning())
+                   f"ON CONFLICT DO NOTHING RETURNING " + _returning(due=True))
             params = [policy.target, policy.pk, adapt(now), token,
                       json.dumps([[pk, level, adapt(start), adapt(due), owner]
                                   for pk, start, owner, level, due in chunk])]
@@ -286,17 +289,20 @@ def _record(policy: SlaPolicy, rows: list[tuple], now, token: str) -> list[tuple
 
 
 def _crossings(mine, now, token) -> list[SlaCrossing]:
-    """Unsaved-looking SlaCrossing instances for the rows each policy's inserts returned (what `_fire` reads)."""
+    """Unsaved-looking SlaCrossing instances for the rows each policy's inserts returned (what `_fire` reads;
+    it never reads `owner_id_at_crossing`, which is not returned)."""
     parse = connection.ops.convert_datetimefield_value if connection.vendor != "postgresql" else None
     out = []
-    for policy, (pk, item_id, level, cycle_start, due_at, owner) in ((p, r) for p, rows in mine for r in rows):
-        if parse is not None:
-            cycle_start, due_at = parse(cycle_start, None, connection), parse(due_at, None, connection)
-        c = SlaCrossing(pk=pk, item_type=policy.target, item_id=item_id, policy=policy, level=level,
-                        cycle_start=cycle_start, due_at=due_at, crossed_at=now, scan_token=token,
-                        owner_id_at_crossing=owner)
-        c._state.adding = False
-        out.append(c)
+    for policy, rows in mine:
+        seconds = {level: policy.target_seconds * pct / 100 for level, pct, _a in policy.levels()}
+        for pk, item_id, level, cycle_start, *due in rows:
+            if parse is not None:
+                cycle_start, due = parse(cycle_start, None, connection), [parse(d, None, connection) for d in due]
+            due_at = due[0] if due else cycle_start + timedelta(seconds=seconds[level])  # as the INSERT computed it
+            c = SlaCrossing(pk=pk, item_type=policy.target, item_id=item_id, policy=policy, level=level,
+                            cycle_start=cycle_start, due_at=due_at, crossed_at=now, scan_token=token)
+            c._state.adding = False
+            out.append(c)
     return out
 
 
