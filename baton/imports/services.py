@@ -579,18 +579,27 @@ def _db_duplicates(rows: list[dict]) -> dict[tuple[str, str], int]:
     postgres = connection.vendor == "postgresql"
     with (transaction.atomic() if postgres else nullcontext()), connection.cursor() as cursor:
         if postgres:
-            # These are point lookups into the unique-ish key indexes. Without column statistics (a lead
-            # table that grew faster than autoanalyze, or a server without autovacuum) the planner guesses
-            # 0.5 % of the table per value and seq-scans the whole lead table for every chunk: quadratic.
+            # These are point lookups into the key indexes, and must stay so however the planner estimates:
+            # without column statistics (a lead table that grew faster than autoanalyze, or a server without
+            # autovacuum) it guesses 0.5 % of the table per value and seq-scanned the lead table per chunk, or
+            # used only `source` of the (source, external id) index and filtered every lead of that source
+            # (quadratic either way). Parallel workers and JIT compilation (which the same guesses trigger on
+            # a big table: 0.2-0.4 s per statement) cost far more than such a lookup.
             cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute("SET LOCAL jit = off")
 
         def lookup(where, params, values):
             values = sorted(values)
-            if postgres:  # one array parameter: one statement per key kind and chunk
+            if postgres:
                 if values:
+                    # One statement per key kind and chunk, the keys as one array; each key is its own
+                    # parameterised index lookup (LATERAL … OFFSET 0 keeps the subquery a separate scan).
                     with binding_cursor(cursor) as raw:
-                        raw.execute(f"SELECT id, {where[0]} FROM {table} WHERE {where[1].replace('%s', '%b')}"
-                                    f"{where[0]} = ANY(%b) {order}", [*params, values], prepare=False)
+                        raw.execute(f"SELECT l.id, k.v FROM unnest(%b::text[]) AS k(v), LATERAL (SELECT id, "
+                                    f"created_at FROM {table} WHERE {where[1].replace('%s', '%b')}{where[0]} = k.v "
+                                    f"OFFSET 0) AS l ORDER BY l.created_at DESC, l.id DESC", [values, *params],
+                                    prepare=False)
                         yield from raw.fetchall()
                 return
             for i in range(0, len(values), 500):
