@@ -9,6 +9,7 @@ assignments written since, including the chunks already written) and counted up 
 is assigned; the pool rows are locked for the chunk's transaction.
 """
 
+import bisect
 import json
 
 from django.contrib.contenttypes.models import ContentType
@@ -478,7 +479,8 @@ class LeadPipeline:
 
             self.assignments = RawInserter(Assignment, with_ids=False, columnar=True)
             self.backlog = RawInserter(PoolBacklog, with_ids=False)
-        self.ranges: list[tuple[int, int]] = []
+        self.ranges: list[tuple[int, int]] = []  # ids of each chunk written, in increasing order
+        self.range_starts: list[int] = []
         self.job_ct = ContentType.objects.get_for_model(ImportJob)
         # PostgreSQL compresses each evaluation's explanation documents (over 2 kB a row) as it stores them;
         # lz4 does that several times faster than the default pglz (readers decompress either transparently).
@@ -490,7 +492,8 @@ class LeadPipeline:
                 self.lz4 = bool(row and row[0])
 
     def created(self, pk: int) -> bool:
-        return any(lo <= pk <= hi for lo, hi in self.ranges)
+        i = bisect.bisect_right(self.range_starts, pk) - 1  # ids grow chunk after chunk: binary search
+        return i >= 0 and pk <= self.ranges[i][1]
 
     def write(self, rows: list[tuple[int, dict]], *, first_row: int, last_row: int) -> list[int]:
         """Insert one chunk (the caller holds the transaction)."""
@@ -566,6 +569,7 @@ class LeadPipeline:
         self.assigner.end_chunk()
         if ids:
             self.ranges.append((ids[0], ids[-1]))
+            self.range_starts.append(ids[0])
         AuditEntry.objects.create(
             at=now, actor=self.actor if self.actor and self.actor.is_authenticated else None,
             source=ChangeSource.IMPORT, action=AuditEntry.Action.EVENT, content_type=self.job_ct,
