@@ -544,28 +544,39 @@ class LeadPipeline:
                 row["region_id"] = row.pop("region").pk
             lead_rows.append(row)
             extras.append((industries, ev, assignment, backlog_pool))
-        ids = self.leads.insert(lead_rows)
         tag_rows, ind_rows, ev_rows, as_rows, bl_rows = [], [], [], [], []
-        for pk, (industries, ev, assignment, backlog_pool) in zip(ids, extras, strict=True):
-            for ind in industries:
-                ind_rows.append({"lead_id": pk, "industry_id": ind.pk})
-            if ev:
-                for tag_id in ev.tag_ids:
-                    tag_rows.append((pk, tag_id))
-                ev_rows.append({"lead_id": pk, "score_explanation": ev.score_json, "tag_explanation": ev.tag_json,
-                                "auto_tags": ev.auto_tags_json, "raw_score": ev.raw,
-                                "grade_bands_version": bands_version, "evaluated_at": now})
-            if assignment is not None:
-                as_rows.append({**assignment, "lead_id": pk})
-            if backlog_pool is not None:
-                bl_rows.append({"pool_id": backlog_pool, "lead_id": pk, "since": now})
+
+        def related_rows(ids):
+            """The other tables' rows, built while the server works through the leads' COPY."""
+            for pk, (industries, ev, assignment, backlog_pool) in zip(ids, extras, strict=True):
+                for ind in industries:
+                    ind_rows.append({"lead_id": pk, "industry_id": ind.pk})
+                if ev:
+                    for tag_id in ev.tag_ids:
+                        tag_rows.append((pk, tag_id))
+                    ev_rows.append({"lead_id": pk, "score_explanation": ev.score_json,
+                                    "tag_explanation": ev.tag_json, "auto_tags": ev.auto_tags_json,
+                                    "raw_score": ev.raw, "grade_bands_version": bands_version, "evaluated_at": now})
+                if assignment is not None:
+                    as_rows.append({**assignment, "lead_id": pk})
+                if backlog_pool is not None:
+                    bl_rows.append({"pool_id": backlog_pool, "lead_id": pk, "since": now})
+            if self.evaluations is not None:
+                ev_rows[:] = [self.evaluations.row(r) for r in ev_rows]
+            if self.assignments is not None:
+                as_rows[:] = [self.assignments.row(r) for r in as_rows]
+                bl_rows[:] = [self.backlog.row(r) for r in bl_rows]
+
+        ids = self.leads.insert(lead_rows, meanwhile=related_rows)
         self.tags.insert_tuples(tag_rows)
         self.industries.insert(ind_rows)
-        if self.evaluations is not None:
-            self.evaluations.insert(ev_rows)
+        if self.evaluations is not None and ev_rows:
+            self.evaluations.insert_tuples(ev_rows)
         if self.assignments is not None:
-            self.assignments.insert(as_rows)
-            self.backlog.insert(bl_rows)
+            if as_rows:
+                self.assignments.insert_tuples(as_rows)
+            if bl_rows:
+                self.backlog.insert_tuples(bl_rows)
         self.assigner.end_chunk()
         if ids:
             self.ranges.append((ids[0], ids[-1]))

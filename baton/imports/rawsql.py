@@ -92,14 +92,18 @@ class RawInserter:
             values[i] = adapt(value) if adapt is not None and value is not None else value
         return values
 
-    def insert(self, rows: list[dict]) -> list[int]:
-        """Insert `rows` (dicts of field name -> Python value); returns their ids in order (if with_ids)."""
+    def insert(self, rows: list[dict], *, meanwhile=None) -> list[int]:
+        """Insert `rows` (dicts of field name -> Python value); returns their ids in order (if with_ids).
+        `meanwhile(ids)`: Python work (no database access) to run once the ids are known; on PostgreSQL it
+        runs while the server is still working through the COPY instead of after it."""
         if not rows:
+            if meanwhile is not None:
+                meanwhile([])
             return []
         tuples = [self.row(r) for r in rows]
-        return self.insert_tuples(tuples)
+        return self.insert_tuples(tuples, meanwhile=meanwhile)
 
-    def insert_tuples(self, tuples: list) -> list[int]:
+    def insert_tuples(self, tuples: list, *, meanwhile=None) -> list[int]:
         n = len(tuples)
         qn = connection.ops.quote_name
         cols = ", ".join(qn(c) for c in self.columns)
@@ -113,23 +117,28 @@ class RawInserter:
                     cols = qn("id") + ", " + cols
                 if self.columnar:
                     self._insert_columns(cursor, tuples, ids)
-                    return ids
-                raw = cursor.cursor
-                with raw.copy(f"COPY {qn(self.table)} ({cols}) FROM STDIN") as copy:
-                    if self.with_ids:
-                        for pk, values in zip(ids, tuples, strict=True):
-                            copy.write_row([pk, *values])
-                    else:
-                        for values in tuples:
-                            copy.write_row(values)
-                return ids
-            marks = ", ".join(["%s"] * len(self.columns))
-            cursor.executemany(f"INSERT INTO {qn(self.table)} ({cols}) VALUES ({marks})", tuples)
-            if not self.with_ids:
-                return []
-            cursor.execute("SELECT last_insert_rowid()")
-            last = cursor.fetchone()[0]
-            return list(range(last - n + 1, last + 1))
+                else:
+                    with cursor.cursor.copy(f"COPY {qn(self.table)} ({cols}) FROM STDIN") as copy:
+                        if self.with_ids:
+                            for pk, values in zip(ids, tuples, strict=True):
+                                copy.write_row([pk, *values])
+                        else:
+                            for values in tuples:
+                                copy.write_row(values)
+                        if meanwhile is not None:  # the server is still parsing and indexing the rows sent
+                            meanwhile(ids)
+                            meanwhile = None
+            else:
+                marks = ", ".join(["%s"] * len(self.columns))
+                cursor.executemany(f"INSERT INTO {qn(self.table)} ({cols}) VALUES ({marks})", tuples)
+                ids = []
+                if self.with_ids:
+                    cursor.execute("SELECT last_insert_rowid()")
+                    last = cursor.fetchone()[0]
+                    ids = list(range(last - n + 1, last + 1))
+        if meanwhile is not None:
+            meanwhile(ids)
+        return ids
 
     def _insert_columns(self, cursor, tuples: list, ids: list):
         """PostgreSQL: INSERT … SELECT FROM unnest(arrays) with constant and shared-document columns sent once."""
