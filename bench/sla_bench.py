@@ -102,19 +102,23 @@ def child(args):
 
     policies = list(SlaPolicy.objects.filter(active=True))
 
+    def past_warning(p):
+        """The query over the partial indexes of open items listing the items past `p`'s warning."""
+        from baton.conditions.compiler import to_q
+
+        spec = spec_for(p.target)
+        qs = spec.model.objects.extra(where=[spec.open_where()]).order_by()
+        if p.condition:
+            qs = qs.filter(to_q(spec.model, p.condition))
+        thr = timedelta(seconds=p.target_seconds * p.warning_pct / 100)
+        return spec.running(qs.annotate(_sla_start=spec.start_expr(p.start_event))
+                            .filter(_sla_start__isnull=False, _sla_start__lte=now - thr), p.stop_event)
+
     def bare_find():
         """Per policy, the query over the partial indexes of open items listing the items past the warning."""
         found = 0
         for p in policies:
-            spec = spec_for(p.target)
-            qs = spec.model.objects.extra(where=[spec.open_where()]).order_by()
-            if p.condition:
-                from baton.conditions.compiler import to_q
-
-                qs = qs.filter(to_q(spec.model, p.condition))
-            thr = timedelta(seconds=p.target_seconds * p.warning_pct / 100)
-            qs = spec.running(qs.annotate(_sla_start=spec.start_expr(p.start_event))
-                              .filter(_sla_start__isnull=False, _sla_start__lte=now - thr), p.stop_event)
+            qs = past_warning(p)
             found += len(list(qs.values_list("pk", "_sla_start", "owner_id")))
         return found
 
@@ -144,15 +148,7 @@ def child(args):
 
         found = 0
         for p in policies:
-            spec = spec_for(p.target)
-            qs = spec.model.objects.extra(where=[spec.open_where()]).order_by()
-            if p.condition:
-                from baton.conditions.compiler import to_q
-
-                qs = qs.filter(to_q(spec.model, p.condition))
-            thr = timedelta(seconds=p.target_seconds * p.warning_pct / 100)
-            qs = spec.running(qs.annotate(_sla_start=spec.start_expr(p.start_event))
-                              .filter(_sla_start__isnull=False, _sla_start__lte=now - thr), p.stop_event)
+            qs = past_warning(p)
             sql, params = qs.values_list("pk", "_sla_start", "owner_id").query.sql_with_params()
             if vendor != "postgresql":  # the stored text, as the scan's RETURNING reads it
                 sql = f"SELECT pk, CAST(_sla_start AS TEXT), owner_id FROM ({sql})"
