@@ -6,7 +6,6 @@ on SQLite every transaction already takes the write lock up front (IMMEDIATE). P
 (priority, id) order, so two assignments never wait on each other in a cycle.
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -231,43 +230,20 @@ def _explain(pool: Pool, pick: Pick) -> str:
     return " ".join(parts)
 
 
-_POOL_PREDICATES: dict = {}
-
-
-def _pool_predicate(pool: Pool):
-    """The compiled pool condition, cached per process by the condition's own text.
-
-    Compiling reads the custom-field registry (a query per compile); a condition that names no custom
-    field compiles to the same predicate whatever the registry holds, so only those are cached (keyed by
-    the condition itself, so an edited pool compiles afresh). Conditions naming a custom field are compiled
-    every time, as before.
-    """
-    text = json.dumps(pool.condition, sort_keys=True, default=str)
-    pred = _POOL_PREDICATES.get(text)
-    if pred is None:
-        pred = conditions.to_predicate(Lead, pool.condition)
-        if "custom." not in text:
-            if len(_POOL_PREDICATES) > 500:
-                _POOL_PREDICATES.clear()
-            _POOL_PREDICATES[text] = pred
-    return pred
-
-
-def _eligible(pool: Pool, lead: Lead) -> bool:
-    if pool.region_id and pool.region_id != lead.region_id:
-        return False
-    return _pool_predicate(pool)(lead)
-
-
-def _active_pools(token: str | None = None) -> list[Pool]:
-    """The active pools in priority order, as configured (kept per process until the configuration changes:
-    `core.config_cache`). Their rotation state is stale by design: a pick locks and re-reads its pool."""
+def _active_pools(token: str | None = None) -> list[tuple[Pool, object]]:
+    """(pool, compiled condition) of the active pools in priority order, as configured: kept per process
+    until the configuration changes (`core.config_cache`; a custom field's change counts too, as conditions
+    compile against the field registry). The pools' rotation state is stale by design: a pick locks and
+    re-reads its pool."""
     def load():
-        pools = list(Pool.objects.filter(active=True).order_by("priority", "id"))
-        for pool in pools:
-            _pool_predicate(pool)  # compiled now, while the configuration is the one this list belongs to
-        return pools
+        return [(pool, conditions.to_predicate(Lead, pool.condition))
+                for pool in Pool.objects.filter(active=True).order_by("priority", "id")]
     return config_cache.cached("pools", load, token)
+
+
+def _eligible_pools(lead: Lead, token: str | None = None) -> list[Pool]:
+    return [pool for pool, accepts in _active_pools(token)
+            if (not pool.region_id or pool.region_id == lead.region_id) and accepts(lead)]
 
 
 def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_code="", note="",
@@ -319,7 +295,7 @@ def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM, new=
             lead = Lead.objects.select_for_update().get(pk=lead.pk)
         if lead.owner_id or not lead.is_open:
             return None
-        pools = [p for p in _active_pools(config_token) if _eligible(p, lead)]
+        pools = _eligible_pools(lead, config_token)
         now = clock.now()
         if not pools:
             return Assignment.objects.create(lead=lead, kind=Assignment.Kind.UNMATCHED, at=now,

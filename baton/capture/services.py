@@ -15,7 +15,7 @@ from baton.core import scoping
 from baton.core.errors import PermissionDenied, ValidationFailed
 from baton.core.models import ChangeSource
 from baton.core.services import create_object, delete_object, update_object
-from baton.leads.models import Lead, LeadStatus
+from baton.leads.models import Lead, LeadSource, LeadStatus
 from baton.leads.services import lead_create, lead_update
 
 # Fields a capture may fill on an existing lead when they are empty there.
@@ -111,6 +111,21 @@ def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSo
             data["notes"] = "\n".join(filter(None, [data.get("notes", ""), _("External id: %(id)s") % {"id": ext}]))
         lead = _create(actor, source, {**data, "duplicate_of": existing})
         return CaptureResult(lead=lead, flagged=True, reasons=reasons)
+
+
+def lead_capture_as_create(*, actor, source=ChangeSource.API, **data) -> Lead:
+    """A create request (`POST /api/leads`) taken in as a capture, like a web form or an import: de-duplicated
+    by the source's policy. Takes `lead_create`'s keywords. A merge returns the existing lead marked
+    `_existing` (the API answers 200 with it, or 202 when the caller may not see it); a flagged duplicate is
+    created with `duplicate_of`. A caller that names `duplicate_of` itself has decided: created as sent."""
+    if data.get("duplicate_of") is not None:
+        return lead_create(actor=actor, source=source, **data)
+    data = dict(data)
+    data["source"] = data.pop("lead_source", LeadSource.OTHER.value)
+    result = lead_capture(data=data, actor=actor, source=source)
+    if result.merged:
+        result.lead._existing = True
+    return result.lead
 
 
 def duplicate_merge(*, lead: Lead, into: Lead, actor, source=ChangeSource.UI) -> Lead:

@@ -279,7 +279,7 @@ class BulkAssigner:
     def __init__(self):
         try:
             from baton.assignment.models import Assignment, Pool
-            from baton.assignment.services import _eligible, pool_candidates  # noqa: F401
+            from baton.assignment.services import pool_candidates  # noqa: F401
             from baton.rules import conditions
         except ImportError:  # assignment app absent: leads stay unowned
             self.enabled = False

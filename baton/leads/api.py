@@ -7,6 +7,7 @@ from typing import Any
 from ninja import Field, Router, Schema
 
 from baton.accounts.models import Industry
+from baton.capture.services import lead_capture_as_create
 from baton.core.api import InputSchema, Refs, Resource, choices, register_crud
 from baton.leads import selectors, services
 from baton.leads.filtersets import LeadFilterSet
@@ -138,22 +139,6 @@ class LeadIn(InputSchema):
     duplicate_of: int | None = Field(None, description="lead id")
 
 
-def lead_capture_api(*, actor, source, **data) -> Lead:
-    """`POST /api/leads` is a capture like a web form or an import: de-duplicated by the source's policy.
-    A merge answers with the existing lead (200); a flagged duplicate is created with `duplicate_of` (201).
-    A client that names `duplicate_of` itself has already decided: the lead is created as sent."""
-    from baton.capture.services import lead_capture
-
-    if data.get("duplicate_of") is not None:
-        return services.lead_create(actor=actor, source=source, **data)
-    data = dict(data)
-    data["source"] = data.pop("lead_source", LeadSource.OTHER.value)
-    result = lead_capture(data=data, actor=actor, source=source)
-    if result.merged:
-        result.lead._existing = True
-    return result.lead
-
-
 def resolve(data: dict, request, instance) -> dict:
     if "source" in data:  # the service's own `source` is the audit's change source
         data["lead_source"] = data.pop("source")
@@ -169,6 +154,6 @@ def resolve(data: dict, request, instance) -> dict:
 register_crud(router, Resource(
     path="leads", model=Lead, out=LeadOut, create_in=LeadIn, filterset=LeadFilterSet,
     list_selector=selectors.lead_list, get_selector=selectors.lead_get,
-    create_service=lead_capture_api, update_service=services.lead_update,
+    create_service=lead_capture_as_create, update_service=services.lead_update,
     delete_service=services.lead_delete, instance_kw="lead", resolve=resolve, create_may_find_existing=True,
 ))

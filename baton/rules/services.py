@@ -5,7 +5,6 @@ where a behaviour rule's points fade as `points * 0.5 ** (age_hours / half_life_
 the lead's most recent event of the rule's kind. The grade follows from the grade bands (A ≥ 85, B ≥ 60, C).
 """
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -263,7 +262,9 @@ class RuleSet:
     scoring: list = field(default_factory=list)
     bands: GradeBands | None = None
     scoring_reads_tags: bool = False
-    predicates: dict = field(default_factory=dict)  # (rule class, id) -> compiled condition, filled on use
+    # (rule class, id) -> compiled condition, filled on first use; lives as long as this rule set (per process
+    # until the configuration changes, or one background run)
+    predicates: dict = field(default_factory=dict)
     tags: dict = field(default_factory=dict)  # name -> Tag, for the tags the tagging rules give
 
     @classmethod
@@ -292,7 +293,7 @@ class RuleSet:
         key = (type(rule).__name__, rule.pk)
         pred = self.predicates.get(key)
         if pred is None:
-            pred = self.predicates[key] = _predicate(rule)
+            pred = self.predicates[key] = conditions.to_predicate(Lead, rule.condition)
         return pred
 
 
@@ -302,21 +303,6 @@ def _mentions(condition, name) -> bool:
     if isinstance(condition, list):
         return any(_mentions(v, name) for v in condition)
     return False
-
-
-_PREDICATES: dict = {}
-
-
-def _predicate(rule):
-    # The condition itself is part of the key: ids are reused after a rollback, and a cache hit must
-    # never answer for a different condition.
-    key = (type(rule).__name__, rule.pk, rule.version, json.dumps(rule.condition, sort_keys=True, default=str))
-    pred = _PREDICATES.get(key)
-    if pred is None:
-        if len(_PREDICATES) > 2000:
-            _PREDICATES.clear()
-        pred = _PREDICATES[key] = conditions.to_predicate(Lead, rule.condition)
-    return pred
 
 
 def decayed_points(points: float, age_hours: float, half_life_hours: float) -> float:

@@ -48,6 +48,24 @@ def test_token_authenticates_and_stamps_last_use():
     assert ApiToken.objects.get(user=user).last_used_at is not None
 
 
+def test_last_use_is_kept_to_the_minute_without_a_write_per_request():
+    from datetime import datetime, timedelta, timezone
+
+    from baton.core import clock
+
+    user = make_user(roles=["rep"])
+    api = ApiClient(user)
+    t0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    with clock.frozen(t0):
+        assert api.get("/api/leads").status_code == 200
+    with clock.frozen(t0 + timedelta(seconds=40)):
+        assert api.get("/api/leads").status_code == 200
+    assert ApiToken.objects.get(user=user).last_used_at == t0  # the same minute: not written again
+    with clock.frozen(t0 + timedelta(minutes=3)):
+        assert api.get("/api/leads").status_code == 200
+    assert ApiToken.objects.get(user=user).last_used_at == t0 + timedelta(minutes=3)
+
+
 def test_no_credentials_or_bad_token_is_401():
     for client in (ApiClient(), ApiClient(token="not-a-token")):
         response = client.get("/api/leads")
