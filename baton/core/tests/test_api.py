@@ -49,13 +49,13 @@ def test_token_authenticates_and_stamps_last_use():
 
 
 def test_last_use_is_kept_to_the_minute_without_a_write_per_request():
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime
 
     from baton.core import clock
 
     user = make_user(roles=["rep"])
     api = ApiClient(user)
-    t0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     with clock.frozen(t0):
         assert api.get("/api/leads").status_code == 200
     with clock.frozen(t0 + timedelta(seconds=40)):
