@@ -49,10 +49,10 @@ def child(args):
     from baton.assignment.models import Pool, PoolMember
     from baton.capture import dedupe
     from baton.core import clock
+    from baton.core.rawsql import RawInserter
     from baton.core.testing import factories as f
     from baton.imports import services
     from baton.imports.models import ImportJob
-    from baton.imports.rawsql import RawInserter
     from baton.leads.models import Lead
     from baton.rules.models import ScoringRule
     from baton.rules.services import rules_install_defaults

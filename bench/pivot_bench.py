@@ -58,7 +58,7 @@ def generate(connection, *, regions, rep_ids, n, k, start, chunk=250_000):
     from django.db import transaction
 
     from baton.activities.models import Activity
-    from baton.imports.rawsql import RawInserter
+    from baton.core.rawsql import RawInserter
     from baton.leads.models import Lead
 
     pg = connection.vendor == "postgresql"

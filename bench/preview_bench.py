@@ -31,8 +31,8 @@ def child(args):
     from django.db import connection, transaction
 
     from baton.core import clock
+    from baton.core.rawsql import RawInserter
     from baton.core.testing import factories as f
-    from baton.imports.rawsql import RawInserter
     from baton.leads.models import Lead
     from baton.rules.models import LeadEvaluation, ScoringRule
     from baton.rules.services import rule_preview, rules_install_defaults

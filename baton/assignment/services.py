@@ -268,17 +268,55 @@ def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_cod
         actor=actor if actor is not None and actor.is_authenticated else None)
 
 
-def _nurture(*, lead, pool, source, new=False) -> Assignment:
+def _nurture(*, lead, pool, source, explanation, new=False) -> Assignment:
     """A nurture pool: the lead leaves the sales queue (status nurturing), keeps no owner, waits nowhere."""
     from baton.leads.models import LeadStatus
     from baton.leads.services import lead_engine_write
 
-    explanation = _("Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name}
     lead_engine_write(lead=lead, source=source, status=LeadStatus.NURTURING, message=explanation[:500])
     if not new:
         PoolBacklog.objects.filter(lead=lead).delete()
     return Assignment.objects.create(lead=lead, pool=pool, kind=Assignment.Kind.NURTURE, at=clock.now(),
                                      explanation=explanation)
+
+
+@dataclass
+class Decision:
+    """Where an unowned open lead goes: AUTO (to `pick.user` of `pool`), NURTURE (by `pool`), BACKLOG (waits
+    in `pool`: nobody available in any eligible pool) or UNMATCHED (no pool accepts it)."""
+
+    kind: str
+    pool: Pool | None = None
+    pick: Pick | None = None
+    explanation: str = ""
+    skipped: list = field(default_factory=list)
+
+
+def assignment_decide(lead, config_token: str | None = None) -> Decision:
+    """Choose the pool and member for `lead` (a Lead, or a `leads.unsaved.RowView` of one about to be
+    inserted). Locks each pool it tries and stores the rotation of the pool that picks (call it inside the
+    transaction that writes the decision); writes nothing about the lead itself."""
+    pools = _eligible_pools(lead, config_token)
+    if not pools:
+        return Decision(Assignment.Kind.UNMATCHED, explanation=_("No active pool accepts this lead."))
+    tried, skipped = [], []
+    for pool in pools:
+        if pool.action == PoolAction.NURTURE:
+            if tried:  # an assigning pool wanted the lead first: it waits there rather than being parked
+                break
+            return Decision(Assignment.Kind.NURTURE, pool=pool, explanation=_(
+                "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name})
+        pool = Pool.objects.select_for_update().get(pk=pool.pk)
+        pick = _pick(pool, lock=True)
+        if pick.user is not None:
+            pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
+            return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick,
+                            explanation=" ".join(tried + [_explain(pool, pick)]))
+        tried.append(_explain(pool, pick))
+        skipped += [{**s, "pool": pool.pk} for s in pick.skipped]
+    first = next(p for p in pools if p.action == PoolAction.ASSIGN)
+    return Decision(Assignment.Kind.BACKLOG, pool=first, skipped=skipped, explanation=" ".join(
+        tried + [_("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}]))
 
 
 def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM, new=False,
@@ -295,31 +333,20 @@ def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM, new=
             lead = Lead.objects.select_for_update().get(pk=lead.pk)
         if lead.owner_id or not lead.is_open:
             return None
-        pools = _eligible_pools(lead, config_token)
         now = clock.now()
-        if not pools:
-            return Assignment.objects.create(lead=lead, kind=Assignment.Kind.UNMATCHED, at=now,
-                                             explanation=_("No active pool accepts this lead."))
-        tried, skipped = [], []
-        for pool in pools:
-            if pool.action == PoolAction.NURTURE:
-                if tried:  # an assigning pool wanted the lead first: it waits there rather than being parked
-                    break
-                return _nurture(lead=lead, pool=pool, source=source, new=new)
-            pool = Pool.objects.select_for_update().get(pk=pool.pk)
-            pick = _pick(pool, lock=True)
-            if pick.user is not None:
-                pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
-                explanation = " ".join(tried + [_explain(pool, pick)])
-                return _give(lead=lead, pool=pool, pick=pick, kind=Assignment.Kind.AUTO, source=source,
-                             explanation=explanation, new=new)
-            tried.append(_explain(pool, pick))
-            skipped += [{**s, "pool": pool.pk} for s in pick.skipped]
-        first = next(p for p in pools if p.action == PoolAction.ASSIGN)
+        decision = assignment_decide(lead, config_token)
+        if decision.kind == Assignment.Kind.UNMATCHED:
+            return Assignment.objects.create(lead=lead, kind=decision.kind, at=now, explanation=decision.explanation)
+        if decision.kind == Assignment.Kind.NURTURE:
+            return _nurture(lead=lead, pool=decision.pool, source=source, explanation=decision.explanation, new=new)
+        if decision.kind == Assignment.Kind.AUTO:
+            return _give(lead=lead, pool=decision.pool, pick=decision.pick, kind=decision.kind, source=source,
+                         explanation=decision.explanation, new=new)
+        first = decision.pool
         PoolBacklog.objects.get_or_create(lead=lead, defaults={"pool": first, "since": now})
-        explanation = " ".join(tried + [_("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}])
-        return Assignment.objects.create(lead=lead, pool=first, kind=Assignment.Kind.BACKLOG, at=now,
-                                         strategy=first.strategy, skipped=skipped, explanation=explanation)
+        return Assignment.objects.create(lead=lead, pool=first, kind=decision.kind, at=now,
+                                         strategy=first.strategy, skipped=decision.skipped,
+                                         explanation=decision.explanation)
 
 
 def explained_new_lead(assignment: Assignment) -> dict:

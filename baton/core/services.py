@@ -4,7 +4,7 @@ Domain services (`leads.services.lead_create`, ...) call these so that every wri
 the API, a job or an import, leaves exactly one audit row and never lands outside the actor's scope.
 """
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
@@ -21,6 +21,10 @@ def _plain(value):
         return {"id": value.pk, "label": str(value)}
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        # One instant, one text: a time read back from the database (UTC) equals the same time written in
+        # the company's zone, so re-reading a row never shows as a change in its history.
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, list | tuple | set):

@@ -18,42 +18,11 @@ from django.utils.translation import gettext as _
 
 from baton.core import clock
 from baton.core.models import AuditEntry, ChangeSource
-from baton.imports.rawsql import RawInserter
+from baton.core.rawsql import RawInserter
 from baton.leads.models import Lead, LeadStatus
+from baton.leads.unsaved import Rel as _Rel
+from baton.leads.unsaved import RowView as _RowView
 
-
-class _Rel:
-    """Stands in for a many-to-many manager on a row that is not in the database yet."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, items):
-        self.items = items
-
-    def all(self):
-        return self.items
-
-
-class _RowView:
-    """What rule and pool conditions read from a lead that is about to be inserted. Lead columns the row
-    does not carry fall back to the class attributes (the model defaults), so building one is cheap."""
-
-    def __init__(self, data: dict, now):
-        self.__dict__.update(data)
-        self.created_at = data.get("created_at") or now
-        region = data.get("region")
-        self.region_id = getattr(region, "pk", None)
-        self.industries = _Rel(data.get("industries") or [])
-        self.tags = _NO_TAGS
-        self.custom_fields = data.get("custom_fields") or {}
-
-
-_VIEW_DEFAULTS = {f.attname: (f.get_default() if f.has_default() else None) for f in Lead._meta.concrete_fields}
-_VIEW_DEFAULTS.update({"pk": None, "id": None, "owner": None, "owner_id": None, "region": None, "account": None,
-                       "contact": None, "duplicate_of": None, "status": LeadStatus.NEW, "score": 0, "grade": ""})
-for _name, _value in _VIEW_DEFAULTS.items():
-    setattr(_RowView, _name, _value)
-_NO_TAGS = _Rel([])
 _NO_SKIPPED = ()  # shared by every automatic assignment row (its JSON is then encoded once per chunk)
 
 

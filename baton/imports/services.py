@@ -36,10 +36,10 @@ from baton.capture import dedupe
 from baton.core import clock
 from baton.core.errors import PermissionDenied, ValidationFailed
 from baton.core.models import ChangeSource
+from baton.core.rawsql import binding_cursor
 from baton.core.services import create_object, update_object
 from baton.imports import mapping as mp
 from baton.imports.models import ImportJob, ImportMapping
-from baton.imports.rawsql import binding_cursor
 from baton.leads.models import Lead, LeadSource
 
 CHUNK = 2000

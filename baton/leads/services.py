@@ -57,6 +57,12 @@ def lead_create(*, actor, source=ChangeSource.UI, process=True, savepoint=True, 
     if "lead_source" in data:  # the Lead.source field; `source` here is the audit's change source
         data["source"] = data.pop("lead_source")
     data.update(_normalised_keys(data))
+    if process:
+        from baton.leads import express
+
+        if express.accepts(data, actor):
+            return express.lead_create_express(actor=actor, source=source, data=_stamp(None, data, now),
+                                               savepoint=savepoint)
     with transaction.atomic(savepoint=savepoint):
         # No savepoints inside: the lead, its evaluation and its assignment stand or fall together.
         lead = create_object(Lead, actor=actor, source=source, data=_stamp(None, data, now), savepoint=False)

@@ -314,6 +314,33 @@ def score_from_raw(raw: float) -> int:
     return max(0, min(100, math.floor(raw + 0.5)))
 
 
+def evaluate_new(view, rules: "RuleSet") -> dict:
+    """What `lead_evaluate(new=True)` computes for a lead about to be inserted (`leads.unsaved.RowView`, no
+    tags, no events yet: behaviour rules cannot fire), without writing anything. Sets the new tags, score and
+    grade on `view` (the pool conditions read them) and returns {"tags" (Tag rows, rule order),
+    "tag_explanation", "score_explanation", "raw", "score", "grade"}. Missing Tag rows are created."""
+    from baton.leads.unsaved import Rel
+
+    tag_explanation, fired = [], []
+    for rule in rules.tagging:
+        if rules.pred(rule)(view):
+            tag_explanation.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
+                                    "tags": list(rule.tags)})
+            fired += rule.tags
+    tags = rules.tag_rows(fired) if fired else []
+    view.tags = Rel(tags)
+    explanation, raw = [], 0.0
+    for rule in rules.scoring:
+        if rule.kind != ScoringRule.Kind.BEHAVIOUR and rules.pred(rule)(view):
+            explanation.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
+                                "kind": rule.kind, "points": rule.points})
+            raw += rule.points
+    view.score = score = score_from_raw(raw)
+    view.grade = grade = rules.bands.grade_for(score)
+    return {"tags": tags, "tag_explanation": tag_explanation, "score_explanation": explanation, "raw": raw,
+            "score": score, "grade": grade}
+
+
 def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: RuleSet | None = None,
                   new: bool = False) -> dict:
     """Apply tagging rules, compute score and grade, store them on the lead (audited, via `lead_update`)

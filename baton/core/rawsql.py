@@ -1,6 +1,7 @@
-"""Fast multi-row inserts for the bulk import path: executemany on SQLite, COPY on PostgreSQL.
+"""Fast multi-row inserts through the cursor: executemany on SQLite, COPY on PostgreSQL (the bulk import), and
+the handful of one- or few-row statements of a new lead's intake (`leads.express`).
 
-No model instances, no per-row signals or audit: callers write one audit row per chunk themselves.
+No model instances, no per-row signals or audit: callers write their audit rows themselves.
 A table whose rows repeat the same JSON documents (explanations shared by every lead with the same fired
 rules) can be written `columnar` on PostgreSQL: one INSERT … SELECT FROM unnest(column arrays), where a
 column with one value for the whole chunk is sent once and a JSON column with few distinct documents is
@@ -102,6 +103,22 @@ class RawInserter:
             return []
         tuples = [self.row(r) for r in rows]
         return self.insert_tuples(tuples, meanwhile=meanwhile)
+
+    def insert_values(self, rows: list[dict]) -> list[int]:
+        """A few rows in one multi-row INSERT … VALUES (one round trip, no COPY set-up); their ids when
+        `with_ids` (both databases return them in the order of the VALUES list)."""
+        if not rows:
+            return []
+        qn = connection.ops.quote_name
+        marks = "(" + ", ".join(["%s"] * len(self.columns)) + ")"
+        sql = (f"INSERT INTO {qn(self.table)} ({', '.join(qn(c) for c in self.columns)}) VALUES "
+               f"{', '.join([marks] * len(rows))}")
+        if self.with_ids:
+            sql += f" RETURNING {qn('id')}"
+        params = [v for r in rows for v in self.row(r)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [r[0] for r in cursor.fetchall()] if self.with_ids else []
 
     def insert_tuples(self, tuples: list, *, meanwhile=None) -> list[int]:
         n = len(tuples)
