@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "baton.core.config_cache.RequestTokenMiddleware",
 ]
 
 ROOT_URLCONF = "baton.config.urls"

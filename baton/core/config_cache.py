@@ -8,6 +8,7 @@ token in the same transaction, so a change is seen by the next request of every 
 change leaves the old token (and the old rules) in force.
 """
 
+import contextvars
 import secrets
 import threading
 
@@ -32,14 +33,37 @@ WATCHED: dict[str, frozenset] = {
 
 _cache: dict[str, tuple[str, object]] = {}
 _lock = threading.Lock()
+# Within one request the token is read once (`RequestTokenMiddleware`): a request sees one configuration
+# from start to end, as a change committed by someone else halfway through would race with it anyway.
+_request_memo: contextvars.ContextVar[list | None] = contextvars.ContextVar("config_token_memo", default=None)
 
 
 def current_token() -> str | None:
     """The token now in force (None before the first configuration change of an empty database)."""
+    memo = _request_memo.get()
+    if memo:
+        return memo[0]
     with connection.cursor() as cursor:
         cursor.execute("SELECT token FROM core_configstamp WHERE key = %s", [KEY])
         row = cursor.fetchone()
-    return row[0] if row else None
+    token = row[0] if row else None
+    if memo is not None:
+        memo.append(token)
+    return token
+
+
+class RequestTokenMiddleware:
+    """Read the configuration token at most once per request (see `_request_memo`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        reset = _request_memo.set([])
+        try:
+            return self.get_response(request)
+        finally:
+            _request_memo.reset(reset)
 
 
 def bump() -> None:
@@ -48,6 +72,9 @@ def bump() -> None:
     token = secrets.token_hex(16)
     if not ConfigStamp.objects.filter(key=KEY).update(token=token):
         ConfigStamp.objects.update_or_create(key=KEY, defaults={"token": token})
+    memo = _request_memo.get()
+    if memo is not None:  # this request goes on with its own change
+        memo[:] = [token]
 
 
 def cached(name: str, load, token: str | None = None):

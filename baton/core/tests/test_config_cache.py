@@ -72,3 +72,29 @@ def test_sla_clocks_follow_a_policy_change():
     SlaPolicy.objects.create(name="缓存测试时钟", target="leads", start_event="created", stop_event="assigned",
                              target_seconds=3600)
     assert {c["policy"] for c in clocks_for(lead)} == before | {"缓存测试时钟"}
+
+
+def test_a_request_reads_the_token_once_and_sees_its_own_change(django_assert_num_queries):
+    from django.test import RequestFactory
+
+    _rule(10, "ten")
+    seen = []
+
+    def view(request):
+        with django_assert_num_queries(1):  # the first read only
+            seen.append(config_cache.current_token())
+            seen.append(config_cache.current_token())
+        _rule(5, "five")  # a change made by this request
+        seen.append(config_cache.current_token())
+        seen.append(_new_lead(1).score)
+        seen.append(config_cache.current_token())
+        return None
+
+    config_cache.RequestTokenMiddleware(view)(RequestFactory().get("/"))
+    assert seen[0] == seen[1] != seen[2]
+    assert seen[3] == 15
+    assert config_cache.current_token() == seen[4]
+    from baton.core.models import ConfigStamp
+
+    ConfigStamp.objects.filter(key=config_cache.KEY).update(token="f" * 32)  # no signal: only a read sees it
+    assert config_cache.current_token() == "f" * 32  # outside a request nothing is remembered
