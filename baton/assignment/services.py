@@ -1,18 +1,19 @@
 """Assign new leads to reps: the first eligible pool (by priority) with an available member wins.
 
-Concurrency: an assignment locks the lead row, then the pool row (and its member rows) with
-`select_for_update()`, so on PostgreSQL two intakes into one pool queue up and read each other's counts;
-on SQLite every transaction already takes the write lock up front (IMMEDIATE). Pools are locked in
-(priority, id) order, so two assignments never wait on each other in a cycle.
+Concurrency: an assignment locks the lead row, then the pool row (`pool_lock`) and its member rows
+(`pool_candidates(lock=True)`) with FOR UPDATE, so on PostgreSQL two intakes into one pool queue up and read
+each other's counts; on SQLite every transaction already takes the write lock up front (IMMEDIATE). Pools are
+locked in (priority, id) order, so two assignments never wait on each other in a cycle.
 """
 
+import copy
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -107,10 +108,75 @@ def _newcomers_ranked(pool: Pool, rule: dict) -> list[User]:
     return users[: int(rule.get("n", 3))]
 
 
+# SQL text and value converters of the hand-written reads below, built once per database connection.
+_raw: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _once(key, build):
+    per_connection = _raw.get(connections[DEFAULT_DB_ALIAS])
+    if per_connection is None:
+        per_connection = _raw[connections[DEFAULT_DB_ALIAS]] = {}
+    if key not in per_connection:
+        per_connection[key] = build()
+    return per_connection[key]
+
+
+def _converters(fields) -> list:
+    """(position, column, functions) for the `fields` whose database values the ORM converts when it reads
+    them (on SQLite datetimes become aware and integers booleans; JSON is decoded)."""
+    out = []
+    for i, f in enumerate(fields):
+        col = f.get_col(f.model._meta.db_table)
+        funcs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if funcs:
+            out.append((i, col, funcs))
+    return out
+
+
+def _convert(row, converters) -> list:
+    row = list(row)
+    for i, col, funcs in converters:
+        for func in funcs:
+            row[i] = func(row[i], col, connection)
+    return row
+
+
+_MEMBER_FIELDS = ("id", "weight", "daily_cap", "active")
+
+
+def _members_read(lock: bool, counting: bool):
+    """(SQL, converters, user attnames) of the fixed members' read. Columns: `_MEMBER_FIELDS`, the user's
+    concrete fields, today's capped count (0 when not `counting`), absent today. Parameters: (pool id, kinds,
+    start, end when `counting`), today, today, pool id."""
+    qn = connection.ops.quote_name
+    m, u, a, x = (qn(model._meta.db_table) for model in (PoolMember, User, Assignment, MemberAbsence))
+
+    def col(table, model, name):
+        return f"{table}.{qn(model._meta.get_field(name).column)}"
+
+    fields = [PoolMember._meta.get_field(name) for name in _MEMBER_FIELDS] + list(User._meta.concrete_fields)
+    member_user = col(m, PoolMember, "user")
+    counted = "0"
+    if counting:
+        counted = (f"(SELECT COUNT(*) FROM {a} WHERE {col(a, Assignment, 'pool')} = %s "
+                   f"AND {col(a, Assignment, 'user')} = {member_user} "
+                   f"AND {col(a, Assignment, 'kind')} IN ({', '.join(['%s'] * len(CAPPED_KINDS))}) "
+                   f"AND {col(a, Assignment, 'at')} >= %s AND {col(a, Assignment, 'at')} < %s)")
+    absent = (f"EXISTS(SELECT 1 FROM {x} WHERE {col(x, MemberAbsence, 'user')} = {member_user} "
+              f"AND {col(x, MemberAbsence, 'date_from')} <= %s AND {col(x, MemberAbsence, 'date_to')} >= %s)")
+    columns = ", ".join([*(f"{qn(f.model._meta.db_table)}.{qn(f.column)}" for f in fields), counted, absent])
+    sql = (f"SELECT {columns} FROM {m} INNER JOIN {u} ON {col(u, User, 'id')} = {member_user} "
+           f"WHERE {col(m, PoolMember, 'pool')} = %s ORDER BY {col(m, PoolMember, 'id')}")
+    if lock and connection.features.has_select_for_update_of:  # SQLite: the transaction holds the write lock
+        sql += f" FOR UPDATE OF {m}"
+    return sql, _converters(fields), [f.attname for f in User._meta.concrete_fields]
+
+
 def pool_candidates(pool: Pool, *, lock=False, count_today=None) -> list[Candidate]:
     """The pool's members in rotation order (fixed members, then dynamic ones), with today's availability.
     `count_today(pool, user_ids, start, end) -> {user id: n}` replaces the count queries: the bulk import
-    keeps the counts of its long run up to date itself instead of recounting the whole day per chunk."""
+    keeps the counts of its long run up to date itself instead of recounting the whole day per chunk.
+    `lock`: the fixed members' rows stay locked (PostgreSQL) until the transaction ends."""
     today = clock.today()
     start, end = day_bounds(today)
 
@@ -120,17 +186,23 @@ def pool_candidates(pool: Pool, *, lock=False, count_today=None) -> list[Candida
     def away(**users):
         return MemberAbsence.objects.filter(date_from__lte=today, date_to__gte=today, **users)
 
-    # Fixed members with today's count and absence in the same query (this runs on every intake).
-    members = (PoolMember.objects.filter(pool=pool).select_related("user").order_by("id").annotate(
-        n_today=Coalesce(Subquery(counted(user=OuterRef("user_id")).values("user").annotate(n=Count("id"))
-                                  .values("n")[:1]), 0) if count_today is None else Value(0),
-        is_absent=Exists(away(user=OuterRef("user_id")))))
-    if lock:
-        members = members.select_for_update(of=("self",))
+    # Fixed members with today's count and absence in one statement. It runs on every intake, so it is
+    # written by hand: compiling the ORM query and building its rows cost many times the query itself.
+    counting = count_today is None
+    sql, converters, user_fields = _once(("members", lock, counting), lambda: _members_read(lock, counting))
+    ops = connection.ops
+    params = [pool.pk, *CAPPED_KINDS, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)
+              ] if counting else []
+    params += [ops.adapt_datefield_value(today), ops.adapt_datefield_value(today), pool.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     out, known = [], {}
-    for m in members:
-        out.append(Candidate(user=m.user, weight=m.weight, cap=m.daily_cap, active=m.active, member_id=m.pk))
-        known[m.user_id] = (m.n_today, m.is_absent)
+    for row in rows:
+        member_id, weight, cap, active, *values = _convert(row, converters)
+        user = User.from_db(connection.alias, user_fields, values[:-2])
+        out.append(Candidate(user=user, weight=weight, cap=cap, active=active, member_id=member_id))
+        known[user.pk] = (values[-2], bool(values[-1]))  # SQLite's EXISTS gives 0 or 1
     rule = pool.dynamic_rule or {}
     if rule.get("kind") == "top_newcomers":
         seen = {c.user.pk for c in out}
@@ -230,6 +302,48 @@ def _explain(pool: Pool, pick: Pick) -> str:
     return " ".join(parts)
 
 
+_ROTATION = ("rotation_last_user_id", "weighted_state")
+
+
+def pool_lock(pool: Pool) -> Pool:
+    """A copy of `pool` with its rotation state re-read under the pool row's lock (held until the transaction
+    ends; SQLite: the transaction already holds the write lock). Its other fields stay as given: the pools
+    come from the per-process cache, whose objects threads share and nobody may change."""
+    def build():
+        qn = connection.ops.quote_name
+        fields = [Pool._meta.get_field(name) for name in _ROTATION]
+        sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Pool._meta.db_table)} "
+               f"WHERE {qn(Pool._meta.pk.column)} = %s")
+        if connection.features.has_select_for_update:
+            sql += " FOR UPDATE"
+        return sql, _converters(fields)
+
+    sql, converters = _once("pool_lock", build)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pool.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Pool.DoesNotExist("Pool matching query does not exist.")
+    pool = copy.copy(pool)
+    pool.rotation_last_user_id, pool.weighted_state = _convert(row, converters)
+    return pool
+
+
+def pool_rotation_save(pool: Pool) -> None:
+    """Write the rotation state `_pick` left on `pool` (locked with `pool_lock`): `save(update_fields=...)`
+    without the ORM's query building (the configuration cache ignores these fields' saves anyway)."""
+    fields = [Pool._meta.get_field(name) for name in _ROTATION]
+
+    def build():
+        qn = connection.ops.quote_name
+        return (f"UPDATE {qn(Pool._meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "
+                f"WHERE {qn(Pool._meta.pk.column)} = %s")
+
+    with connection.cursor() as cursor:
+        cursor.execute(_once("pool_save", build),
+                       [*(f.get_db_prep_save(getattr(pool, f.attname), connection) for f in fields), pool.pk])
+
+
 def _active_pools(token: str | None = None) -> list[tuple[Pool, object]]:
     """(pool, compiled condition) of the active pools in priority order, as configured: kept per process
     until the configuration changes (`core.config_cache`; a custom field's change counts too, as conditions
@@ -306,10 +420,10 @@ def assignment_decide(lead, config_token: str | None = None) -> Decision:
                 break
             return Decision(Assignment.Kind.NURTURE, pool=pool, explanation=_(
                 "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name})
-        pool = Pool.objects.select_for_update().get(pk=pool.pk)
+        pool = pool_lock(pool)
         pick = _pick(pool, lock=True)
         if pick.user is not None:
-            pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
+            pool_rotation_save(pool)
             return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick,
                             explanation=" ".join(tried + [_explain(pool, pick)]))
         tried.append(_explain(pool, pick))

@@ -69,6 +69,19 @@ def test_weighted_distribution_follows_weights():
     assert runs <= 2
 
 
+def test_picks_leave_the_cached_pools_unchanged():
+    """The per-process pool cache is shared between threads: a pick locks and changes a copy of its pool."""
+    pool, users = make_pool(2, strategy="weighted", caps=[100] * 2)
+    cached = services._active_pools()[0][0]
+    with clock.frozen(MONDAY):
+        owners = [assign()[0].owner for _ in range(2)]
+    assert owners == users
+    assert services._active_pools()[0][0] is cached  # rotation writes are no configuration change
+    assert (cached.rotation_last_user_id, cached.weighted_state) == (None, {})
+    stored = Pool.objects.get(pk=pool.pk)
+    assert (stored.rotation_last_user_id, stored.weighted_state) == (users[1].pk, {str(u.pk): 0 for u in users})
+
+
 def test_least_loaded_picks_member_with_fewest_leads_today():
     pool, users = make_pool(3, strategy="least_loaded")
     with clock.frozen(MONDAY):
