@@ -52,3 +52,31 @@ def test_a_second_thread_writes_as_soon_as_the_first_commits():
     t.join(10)
     assert order == ["main", "other"]
     assert set(ConfigStamp.objects.values_list("key", flat=True)) == {"main", "other"}
+
+
+def test_other_processes_wait_on_the_lock_file_while_a_transaction_is_open():
+    import fcntl
+    import os
+
+    path = f"{connection.settings_dict['NAME']}-writer.lock"
+
+    def free_for_another_process() -> bool:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT)  # a descriptor of its own, as another process has
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    with transaction.atomic():
+        ConfigStamp.objects.create(key="a", token="1")
+        assert not free_for_another_process()
+    assert free_for_another_process()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ConfigStamp.objects.create(key="b", token="2")
+        assert not free_for_another_process()
+        raise RuntimeError("rolled back")
+    assert free_for_another_process()
