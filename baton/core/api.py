@@ -325,9 +325,13 @@ class Refs:
                 self.data[key] = timezone.make_aware(value, timezone.get_default_timezone())
 
     def one(self, field: str, qs, lookup: str = "pk"):
+        """`qs` may be a callable returning the queryset, for one that costs something to build (a scoped
+        selector): it is called only when `field` was sent."""
         value = self.data.get(field)
         if value is None:
             return
+        if callable(qs):
+            qs = qs()
         try:
             self.data[field] = qs.get(**{lookup: value})
         except (qs.model.DoesNotExist, qs.model.MultipleObjectsReturned, ValueError, TypeError):

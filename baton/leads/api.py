@@ -145,7 +145,7 @@ def resolve(data: dict, request, instance) -> dict:
     refs = Refs(data)
     refs.one("owner", User.objects.filter(is_active=True))
     refs.one("region", Region.objects.all())
-    refs.one("duplicate_of", selectors.lead_list(user=request.auth))
+    refs.one("duplicate_of", lambda: selectors.lead_list(user=request.auth))
     refs.many("tags", Tag.objects.all(), "name")
     refs.many("industries", Industry.objects.all(), "code")
     return refs.done()

@@ -95,7 +95,8 @@ class User(AbstractUser):
 
     @property
     def role_codes(self) -> frozenset[str]:
-        # Cached per instance: scoping asks on every query.
+        # Cached per instance: scoping asks on every query. API token authentication fills it from its own
+        # query (org.services).
         if not hasattr(self, "_role_codes"):
             self._role_codes = frozenset(self.roles.values_list("code", flat=True)) if self.pk else frozenset()
         return self._role_codes

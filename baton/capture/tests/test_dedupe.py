@@ -95,6 +95,28 @@ def test_fuzzy_company_threshold(rep):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("block, lookalike", [("a_", "ab"), ("%a", "xa"), ("a\\", "a%")])
+def test_fuzzy_block_is_a_literal_prefix(rep, block, lookalike):
+    # A normalised name passed in as is may hold LIKE's wildcards: they match only themselves.
+    literal, other = lead_create(actor=rep, company="甲"), lead_create(actor=rep, company="乙")
+    Lead.objects.filter(pk=literal.pk).update(company_norm=block + "cdef")
+    Lead.objects.filter(pk=other.pk).update(company_norm=lookalike + "cdef")
+    assert [m.pk for m, _r in lead_find_duplicates({"company_norm": block + "cdef"}, threshold=50)] == [literal.pk]
+
+
+@pytest.mark.django_db
+def test_a_match_on_a_flagged_duplicate_is_its_original(rep):
+    original = lead_create(actor=rep, company="星光科技", phone="13800138000", budget=1000)
+    flagged = lead_create(actor=rep, company="星光科技有限公司", email="dup@x.cn", duplicate_of=original)
+    lead_create(actor=rep, company="其他", email="again@x.cn", duplicate_of=flagged)  # two hops from it
+    incoming = {"email": "again@x.cn", "phone": "13800138000", "company": "星光科技"}
+    [(found, reasons)] = lead_find_duplicates(incoming)
+    assert found.pk == original.pk and reasons == ["phone", "email", "company"]
+    assert (found.company, found.budget, found.created_at) == ("星光科技", 1000, original.created_at)
+    assert lead_find_duplicates(incoming, exclude_pk=original.pk) == []
+
+
+@pytest.mark.django_db
 def test_capture_without_duplicate_creates(rep):
     result = lead_capture(data={"company": "新公司", "phone": "13700000000"}, actor=rep, source_channel="api")
     assert not result.merged and not result.flagged and result.lead.pk

@@ -9,7 +9,8 @@ from django.test import Client
 from baton.core import clock
 from baton.core.testing.api import ApiClient
 from baton.core.testing.factories import make_lead, make_user
-from baton.org.models import ApiToken, hash_token
+from baton.org.models import ApiToken, User, hash_token
+from baton.org.services import api_token_authenticate, api_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +94,22 @@ def test_revoke_token_used_for_the_call():
     assert api.get("/api/leads").status_code == 401
     assert other.get("/api/leads").status_code == 200
     assert ApiToken.objects.filter(user=user, revoked_at__isnull=False).count() == 1
+
+
+def test_token_of_a_user_made_inactive_is_401():
+    user = make_user(roles=["rep"])
+    api = ApiClient(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert api.get("/api/leads").status_code == 401
+
+
+def test_token_authentication_reads_token_user_and_roles_in_one_query(django_assert_num_queries):
+    user = make_user(roles=["rep", "manager"])
+    _token, raw = api_token_issue(username=user.username, password="pass12345")
+    with django_assert_num_queries(2):  # the read, and the first use's stamp
+        token = api_token_authenticate(raw=raw)
+    with django_assert_num_queries(0):  # what scoping asks next
+        assert token.user.username == user.username and token.user.role_codes == {"rep", "manager"}
 
 
 def test_session_auth_needs_csrf_for_writes():

@@ -131,6 +131,15 @@ def test_repeated_external_id_is_flagged_as_duplicate_by_default(rep, api):
         "duplicate_of"] is None  # another source's id is another key
 
 
+def test_duplicate_of_names_a_lead_the_caller_can_see(rep, api):
+    mine = make_lead(owner=rep)
+    theirs = make_lead(owner=make_user(roles=["rep"], team=make_team()))
+    created = api.post("/api/leads", {"company": "甲", "owner": rep.pk, "duplicate_of": mine.pk})
+    assert created.status_code == 201 and created.json()["duplicate_of"] == mine.pk, created.content
+    refused = api.post("/api/leads", {"company": "乙", "owner": rep.pk, "duplicate_of": theirs.pk})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "duplicate_of"
+
+
 def test_repeated_lead_is_merged_under_a_merge_policy_and_answers_200(rep, api):
     from baton.capture.models import DedupePolicy
 
