@@ -50,6 +50,9 @@ def _statements(vendor: str) -> dict[str, str]:
     # SQLite's LIKE is case-insensitive and cannot use the index, a binary range can (UTF-8 sorts by code point).
     prefix = (f"{col('company_norm')} >= %s AND {col('company_norm')} < %s" if vendor == "sqlite"
               else f"{col('company_norm')} LIKE %s")
+    # Newest first, but never by walking the created_at index: with ORDER BY … LIMIT, SQLite may prefer that
+    # walk (a scan of every lead) to the key indexes; `+col` is an expression no index can serve.
+    newest = f"+{col('created_at')}" if vendor == "sqlite" else col("created_at")
     return {
         # Each matched lead `l` with the lead it points at, `r`, in the same row: `_root`'s first hop is free.
         "matches": (f"SELECT {', '.join(col(f) for f in _MATCH_KEYS)}, {rawread.reader(Lead, 'r').columns} "
@@ -58,10 +61,10 @@ def _statements(vendor: str) -> dict[str, str]:
         "external_id": f"({col('source')} = %s AND {col('external_id')} = %s)",
         "phone": f"{col('phone_norm')} = %s",
         "email": f"{col('email_norm')} = %s",
-        "newest_first": f" ORDER BY {col('created_at')} DESC, {col('id')} DESC LIMIT %s",
+        "newest_first": f" ORDER BY {newest} DESC, {col('id')} DESC LIMIT %s",
         "id_in": f"{col('id')} IN ",
         "candidates": (f"SELECT {col('id')}, {col('company_norm')}, {col('duplicate_of')} FROM {table} l "
-                       f"WHERE {prefix} ORDER BY {col('created_at')} DESC LIMIT %s"),
+                       f"WHERE {prefix} ORDER BY {newest} DESC LIMIT %s"),
     }
 
 
