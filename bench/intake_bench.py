@@ -135,8 +135,8 @@ def load(port, path, headers, clients, seconds, max_requests, tag):
             "p50": pct(0.50), "p99": pct(0.99), "mean": statistics.mean(lat) * 1000 if lat else float("nan")}
 
 
-def serve(env, port):
-    return subprocess.Popen([PY, "-m", "baton", "serve", "--no-worker", "--bind", f"127.0.0.1:{port}"], env=env,
+def serve(env, port, extra=()):
+    return subprocess.Popen([PY, "-m", "baton", "serve", "--no-worker", "--bind", f"127.0.0.1:{port}", *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -161,7 +161,7 @@ def run_target(label, env, args):
              {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}),
             ("bare", "bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"})):
         port = free_port()
-        proc = serve({**env, "DJANGO_SETTINGS_MODULE": settings}, port)
+        proc = serve({**env, "DJANGO_SETTINGS_MODULE": settings}, port, args.serve_args.split())
         try:
             if not wait_up(port, "/api/bare-leads" if variant == "bare" else "/api/leads"):  # 405 / 401: up
                 print(f"[{label}] {variant}: server did not start")
@@ -191,6 +191,8 @@ def main():
     p.add_argument("--max-requests", type=int, default=20000)
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     p.add_argument("--setup", action="store_true")
+    p.add_argument("--serve-args", default="", help="extra `baton serve` options for both servers, e.g. "
+                   "'--threads 2'")
     args = p.parse_args()
     if args.setup:
         return setup_child()

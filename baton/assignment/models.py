@@ -122,10 +122,13 @@ class Assignment(models.Model):
         UNMATCHED = "unmatched", _("No pool matched")
         NURTURE = "nurture", _("Sent to nurturing")
 
+    # No single-column indexes on lead and pool: the (lead, at) and (pool, user, at) indexes start with
+    # them, and a second index on pool alone led PostgreSQL (before statistics) to count today's
+    # assignments of a member by walking every assignment the pool ever made.
     lead = models.ForeignKey("leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE,
-                             related_name="assignments")
+                             related_name="assignments", db_index=False)
     pool = models.ForeignKey(Pool, verbose_name=_("pool"), null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="assignments")
+                             related_name="assignments", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assigned to"), null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="lead_assignments")
     previous_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("previous owner"), null=True,

@@ -325,8 +325,8 @@ class Refs:
                 self.data[key] = timezone.make_aware(value, timezone.get_default_timezone())
 
     def one(self, field: str, qs, lookup: str = "pk"):
-        """`qs` may be a callable returning the queryset, for one that costs something to build (a scoped
-        selector): it is called only when `field` was sent."""
+        """`qs`: a queryset or manager, or a callable returning one, for a queryset that costs something to
+        build (a scoped selector): it is called only when `field` was sent."""
         value = self.data.get(field)
         if value is None:
             return

@@ -143,11 +143,12 @@ def resolve(data: dict, request, instance) -> dict:
     if "source" in data:  # the service's own `source` is the audit's change source
         data["lead_source"] = data.pop("source")
     refs = Refs(data)
-    refs.one("owner", User.objects.filter(is_active=True))
-    refs.one("region", Region.objects.all())
+    # Managers and callables: a queryset is only built for a field the request sent (intake sends few).
+    refs.one("owner", lambda: User.objects.filter(is_active=True))
+    refs.one("region", Region.objects)
     refs.one("duplicate_of", lambda: selectors.lead_list(user=request.auth))
-    refs.many("tags", Tag.objects.all(), "name")
-    refs.many("industries", Industry.objects.all(), "code")
+    refs.many("tags", Tag.objects, "name")
+    refs.many("industries", Industry.objects, "code")
     return refs.done()
 
 
