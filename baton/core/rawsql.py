@@ -120,6 +120,16 @@ class RawInserter:
             cursor.execute(sql, params)
             return [r[0] for r in cursor.fetchall()] if self.with_ids else []
 
+    def _value_marks(self) -> str:
+        """`(%s::type, …)` for one row: explicit types, as the server binds the parameters (no length: an
+        over-long text must fail at the column, not be cut by the cast)."""
+        marks = getattr(self, "_marks", None)
+        if marks is None:
+            fields = [f for f in self.model._meta.concrete_fields
+                      if not (f.primary_key and isinstance(f, models.AutoField))]
+            marks = self._marks = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ")"
+        return marks
+
     def insert_tuples(self, tuples: list, *, meanwhile=None) -> list[int]:
         n = len(tuples)
         qn = connection.ops.quote_name
@@ -199,3 +209,36 @@ class RawInserter:
         with binding_cursor(cursor) as raw:
             raw.execute(f"INSERT INTO {qn(self.table)} ({', '.join(names)}) SELECT {', '.join(select)} "
                         f"FROM {source}", [*select_params, *array_params], prepare=False)
+
+
+def insert_linked(first: RawInserter, row: dict, linked: list) -> tuple[int, list]:
+    """PostgreSQL: insert `row` with `first` and, in the same statement, the rows of each
+    (inserter, rows, link column, want ids) of `linked`, whose `link` column takes the new id of `row`
+    (data-modifying CTEs: one round trip instead of one per table). Returns (the new id, [the ids of each
+    linked part that wants them, in VALUES order])."""
+    qn = connection.ops.quote_name
+    parts = [f"c0 AS (INSERT INTO {qn(first.table)} ({', '.join(qn(c) for c in first.columns)}) VALUES "
+             f"{first._value_marks()} RETURNING {qn('id')})"]
+    params = list(first.row(row))
+    wanted = []
+    for i, (inserter, rows, link, want_ids) in enumerate(linked, 1):
+        if not rows:
+            if want_ids:
+                wanted.append("NULL")
+            continue
+        k = inserter.columns.index(link)
+        select = ", ".join(f"c0.{qn('id')}" if j == k else f"v.c{j}" for j in range(len(inserter.columns)))
+        names = ", ".join(f"c{j}" for j in range(len(inserter.columns)))
+        values = ", ".join([inserter._value_marks()] * len(rows))
+        parts.append(f"c{i} AS (INSERT INTO {qn(inserter.table)} ({', '.join(qn(c) for c in inserter.columns)}) "
+                     f"SELECT {select} FROM c0, (VALUES {values}) AS v({names})"
+                     + (f" RETURNING {qn('id')})" if want_ids else ")"))
+        for r in rows:
+            params += inserter.row({**r, link: None})
+        if want_ids:
+            wanted.append(f"(SELECT array_agg({qn('id')} ORDER BY {qn('id')}) FROM c{i})")
+    sql = f"WITH {', '.join(parts)} SELECT (SELECT {qn('id')} FROM c0){''.join(', ' + w for w in wanted)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk, *ids = cursor.fetchone()
+    return pk, [list(x or []) for x in ids]

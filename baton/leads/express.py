@@ -14,12 +14,12 @@ check needs the row in the database) goes through `lead_create`'s general path.
 """
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from baton.core import clock, config_cache, scoping
 from baton.core.models import AuditEntry, ChangeSource
-from baton.core.rawsql import RawInserter
+from baton.core.rawsql import RawInserter, insert_linked
 from baton.core.services import _full_clean, _plain, snapshot
 from baton.leads.models import Lead, LeadStatus
 from baton.leads.unsaved import RowView
@@ -98,28 +98,32 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
                                  decision.explanation))
 
         row = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields if not f.primary_key}
-        lead.pk = _inserter(Lead).insert_values([row])[0]
-        lead._state.adding, lead._state.db = False, transaction.get_connection().alias
-
-        if ev["tags"]:
-            _inserter(Lead.tags.through, with_ids=False).insert_values(
-                [{"lead_id": lead.pk, "tag_id": t.pk} for t in ev["tags"]])
-        _inserter(LeadEvaluation, with_ids=False).insert_values([{
-            "lead_id": lead.pk, "score_explanation": ev["score_explanation"],
-            "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
-            "raw_score": ev["raw"], "grade_bands_version": rules.bands.version, "evaluated_at": now}])
+        tag_rows = [{"lead_id": None, "tag_id": t.pk} for t in ev["tags"]]
+        evaluation = {"lead_id": None, "score_explanation": ev["score_explanation"],
+                      "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
+                      "raw_score": ev["raw"], "grade_bands_version": rules.bands.version, "evaluated_at": now}
         assignment = _assignment_row(lead, decision, now)
-        assignment.pk = _inserter(Assignment).insert_values([{
-            f.attname: getattr(assignment, f.attname) for f in Assignment._meta.concrete_fields
-            if not f.primary_key}])[0]
-        if decision.kind == Assignment.Kind.BACKLOG:
-            _inserter(PoolBacklog, with_ids=False).insert_values([
-                {"pool_id": decision.pool.pk, "lead_id": lead.pk, "since": now}])
-        for entry in audits:
-            entry.object_id = lead.pk
-        _inserter(AuditEntry, with_ids=False).insert_values([
-            {f.attname: getattr(e, f.attname) for f in AuditEntry._meta.concrete_fields if not f.primary_key}
-            for e in audits])
+        assigned_row = {f.attname: getattr(assignment, f.attname) for f in Assignment._meta.concrete_fields
+                        if not f.primary_key}
+        backlog = ([{"pool_id": decision.pool.pk, "lead_id": None, "since": now}]
+                   if decision.kind == Assignment.Kind.BACKLOG else [])
+        audit_rows = [{f.attname: getattr(e, f.attname) for f in AuditEntry._meta.concrete_fields
+                       if not f.primary_key} for e in audits]
+        linked = [(_inserter(Lead.tags.through, with_ids=False), tag_rows, "lead_id", False),
+                  (_inserter(LeadEvaluation, with_ids=False), [evaluation], "lead_id", False),
+                  (_inserter(Assignment), [assigned_row], "lead_id", True),
+                  (_inserter(PoolBacklog, with_ids=False), backlog, "lead_id", False),
+                  (_inserter(AuditEntry, with_ids=False), audit_rows, "object_id", False)]
+        if connection.vendor == "postgresql":  # one round trip for the six tables
+            lead.pk, (assignment_ids,) = insert_linked(_inserter(Lead), row, linked)
+            assignment.pk = assignment_ids[0]
+        else:  # SQLite runs in-process: a statement per table costs no round trip
+            lead.pk = _inserter(Lead).insert_values([row])[0]
+            for inserter, rows, link, want_ids in linked:
+                ids = inserter.insert_values([{**r, link: lead.pk} for r in rows])
+                if want_ids:
+                    assignment.pk = ids[0]
+        lead._state.adding, lead._state.db = False, transaction.get_connection().alias
 
     # What the API answers with, without reading anything back.
     lead._prefetched_objects_cache = {"tags": _cached(lead, "tags", sorted(ev["tags"], key=lambda t: t.name)),
