@@ -72,9 +72,9 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
         view = RowView(data, now)
         rules = RuleSet.current(token)
         ev = evaluate_new(view, rules)
-        decision = assignment_decide(view, token)
 
-        # The lead's final row.
+        # Everything that does not depend on the assignment is built before the pool is locked (on
+        # PostgreSQL, concurrent intakes into one pool queue on its row until this transaction ends).
         audits = [_audit(lead, actor, source, AuditEntry.Action.CREATE,
                          {k: [None, v] for k, v in created.items() if v not in (None, "", [], {})}, "")]
         tag_names = sorted(t.name for t in ev["tags"])
@@ -92,16 +92,18 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
         if rescored:
             audits.append(_audit(lead, None, source, AuditEntry.Action.UPDATE, rescored, _("re-scored")))
         lead.updated_at = now
+        tag_rows = [{"lead_id": None, "tag_id": t.pk} for t in ev["tags"]]
+        evaluation = {"lead_id": None, "score_explanation": ev["score_explanation"],
+                      "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
+                      "raw_score": ev["raw"], "grade_bands_version": rules.bands.version, "evaluated_at": now}
+
+        decision = assignment_decide(view, token)
         assigned = _assignment_changes(lead, decision, now)
         if assigned:  # written by the engine for the company, like lead_auto_assign's
             audits.append(_audit(lead, None, ChangeSource.SYSTEM, AuditEntry.Action.UPDATE, assigned,
                                  decision.explanation))
 
         row = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields if not f.primary_key}
-        tag_rows = [{"lead_id": None, "tag_id": t.pk} for t in ev["tags"]]
-        evaluation = {"lead_id": None, "score_explanation": ev["score_explanation"],
-                      "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
-                      "raw_score": ev["raw"], "grade_bands_version": rules.bands.version, "evaluated_at": now}
         assignment = _assignment_row(lead, decision, now)
         assigned_row = {f.attname: getattr(assignment, f.attname) for f in Assignment._meta.concrete_fields
                         if not f.primary_key}
