@@ -122,7 +122,7 @@ class Assignment(models.Model):
         UNMATCHED = "unmatched", _("No pool matched")
         NURTURE = "nurture", _("Sent to nurturing")
 
-    # No single-column indexes on lead and pool: the (lead, at) and (pool, user, at) indexes start with
+    # No single-column indexes on lead and pool: the (lead, at) and (pool, user, kind, at) indexes start with
     # them, and a second index on pool alone led PostgreSQL (before statistics) to count today's
     # assignments of a member by walking every assignment the pool ever made.
     lead = models.ForeignKey("leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE,
@@ -149,7 +149,10 @@ class Assignment(models.Model):
         verbose_name = _("assignment")
         verbose_name_plural = _("assignments")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["pool", "user", "at"]), models.Index(fields=["lead", "at"])]
+        # (pool, user, kind, at) answers "today's capped assignments of this member" on every intake from
+        # the index alone: kind in the index spares a table read per assignment counted.
+        indexes = [models.Index(fields=["pool", "user", "kind", "at"], name="assignment_member_day"),
+                   models.Index(fields=["lead", "at"])]
 
     def __str__(self):
         return f"{self.lead_id} → {self.user_id or '-'}"
