@@ -394,6 +394,11 @@ class ObjectEditView(ObjectMixin, View):
     def service_data(self, form) -> dict:
         return dict(form.cleaned_data)
 
+    def created(self, request, obj):
+        """The answer to a create that went through (a subclass may say more, e.g. a merged duplicate)."""
+        messages.success(request, _("%(name)s was created.") % {"name": obj})
+        return HttpResponseRedirect(_safe_next(request, url_for(obj, "detail")))
+
     def get_form(self, obj, data=None):
         # The form works on a copy: the service must see the object as it was to audit old → new.
         return self.form_class(data=data, files=self.request.FILES if data is not None else None,
@@ -425,7 +430,7 @@ class ObjectEditView(ObjectMixin, View):
             try:
                 if obj is None:
                     obj = self._selector("create_service")(actor=request.user, **data)
-                    messages.success(request, _("%(name)s was created.") % {"name": obj})
+                    return self.created(request, obj)
                 else:
                     self._selector("update_service")(**{self.service_object_arg: obj}, actor=request.user, **data)
                     messages.success(request, _("%(name)s was saved.") % {"name": obj})

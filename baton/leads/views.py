@@ -5,6 +5,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from baton.capture.services import lead_capture_as_create
+from baton.core import scoping
 from baton.core import views_generic as g
 from baton.core.errors import DomainError
 from baton.leads import selectors, services
@@ -76,9 +78,25 @@ class LeadDetailView(LeadMixin, g.ObjectDetailView):
 
 class LeadEditView(LeadMixin, g.ObjectEditView):
     form_class = LeadForm
-    create_service = services.lead_create
+    # A lead typed in by hand is captured like one from a form or the API: de-duplicated by the source's policy.
+    create_service = staticmethod(lead_capture_as_create)
     update_service = services.lead_update
     service_object_arg = "lead"
+
+    def created(self, request, obj):
+        if getattr(obj, "_existing", False):  # merged into the lead it repeats
+            if scoping.restrict(Lead.objects.filter(pk=obj.pk), request.user, "view").exists():
+                messages.warning(request, _("This lead repeats %(name)s: the inquiry was recorded there.") % {
+                    "name": obj})
+                return HttpResponseRedirect(g.url_for(obj, "detail"))
+            messages.warning(request, _("This lead repeats an existing lead you cannot see; the inquiry was "
+                                        "recorded there."))
+            return HttpResponseRedirect(g.url_for(Lead, "list"))
+        if obj.duplicate_of_id:
+            messages.warning(request, _("%(name)s was created and flagged as a possible duplicate of lead "
+                                        "#%(pk)s, for review.") % {"name": obj, "pk": obj.duplicate_of_id})
+            return HttpResponseRedirect(g.url_for(obj, "detail"))
+        return super().created(request, obj)
 
     def service_data(self, form):
         data = super().service_data(form)

@@ -187,3 +187,26 @@ def test_log_activity_from_lead_page(signed_in, rep):
     lead.refresh_from_db()
     assert lead.status == LeadStatus.CONTACTED
     assert "Intro call" in signed_in.get(detail).content.decode()
+
+
+def test_a_lead_typed_in_by_hand_is_de_duplicated_like_a_captured_one(signed_in, rep):
+    from baton.capture.models import DedupePolicy
+
+    from baton.leads.services import lead_create
+
+    existing = lead_create(actor=None, owner=rep, company="重复测试有限公司", phone="13900001111", process=False)
+    form = {"company": "重复测试有限公司", "contact_name": "李四", "source": "phone", "status": "new",
+            "owner": rep.pk, "phone": "139 0000 1111"}
+    # default policy: flag the new lead for review
+    response = signed_in.post(reverse("leads:create"), form, follow=True)
+    flagged = Lead.objects.exclude(pk=existing.pk).get(company="重复测试有限公司")
+    assert flagged.duplicate_of_id == existing.pk
+    assert response.redirect_chain[-1][0] == reverse("leads:detail", args=[flagged.pk])
+    assert f"#{existing.pk}" in response.content.decode()
+    # a merge policy for the source: nothing new, the inquiry lands on the existing lead
+    DedupePolicy.objects.create(source="phone", action=DedupePolicy.Action.MERGE)
+    response = signed_in.post(reverse("leads:create"), {**form, "notes": "第二次来电"}, follow=True)
+    assert Lead.objects.filter(company="重复测试有限公司").count() == 2
+    assert response.redirect_chain[-1][0] == reverse("leads:detail", args=[existing.pk])
+    existing.refresh_from_db()
+    assert existing.notes == "第二次来电"
