@@ -191,7 +191,6 @@ def test_log_activity_from_lead_page(signed_in, rep):
 
 def test_a_lead_typed_in_by_hand_is_de_duplicated_like_a_captured_one(signed_in, rep):
     from baton.capture.models import DedupePolicy
-
     from baton.leads.services import lead_create
 
     existing = lead_create(actor=None, owner=rep, company="重复测试有限公司", phone="13900001111", process=False)
