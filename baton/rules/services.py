@@ -314,6 +314,17 @@ def score_from_raw(raw: float) -> int:
     return max(0, min(100, math.floor(raw + 0.5)))
 
 
+def _tagging(rules: "RuleSet", lead) -> tuple[list, list]:
+    """(explanation of the tagging rules that fire on `lead`, the tags they give in rule order)."""
+    explanation, fired = [], []
+    for rule in rules.tagging:
+        if rules.pred(rule)(lead):
+            explanation.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
+                                "tags": list(rule.tags)})
+            fired += rule.tags
+    return explanation, fired
+
+
 def evaluate_new(view, rules: "RuleSet") -> dict:
     """What `lead_evaluate(new=True)` computes for a lead about to be inserted (`leads.unsaved.RowView`, no
     tags, no events yet: behaviour rules cannot fire), without writing anything. Sets the new tags, score and
@@ -321,12 +332,7 @@ def evaluate_new(view, rules: "RuleSet") -> dict:
     "tag_explanation", "score_explanation", "raw", "score", "grade"}. Missing Tag rows are created."""
     from baton.leads.unsaved import Rel
 
-    tag_explanation, fired = [], []
-    for rule in rules.tagging:
-        if rules.pred(rule)(view):
-            tag_explanation.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
-                                    "tags": list(rule.tags)})
-            fired += rule.tags
+    tag_explanation, fired = _tagging(rules, view)
     tags = rules.tag_rows(fired) if fired else []
     view.tags = Rel(tags)
     explanation, raw = [], 0.0
@@ -361,12 +367,7 @@ def lead_evaluate(*, lead: Lead, actor=None, source=ChangeSource.JOB, rules: Rul
         previous_auto = set(evaluation.auto_tags) if evaluation else set()
 
         # 1. Tags
-        tag_explanation, fired = [], []
-        for rule in rules.tagging:
-            if rules.pred(rule)(lead):
-                tag_explanation.append({"rule": rule.name, "rule_id": rule.pk, "version": rule.version,
-                                        "tags": list(rule.tags)})
-                fired += rule.tags
+        tag_explanation, fired = _tagging(rules, lead)
         fired_set = set(fired)
         current = {t.name: t for t in lead.tags.all()}
         wanted = (set(current) - (previous_auto - fired_set)) | fired_set
