@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from baton.core import clock, config_cache
+from baton.core import clock, config_cache, rawread
 from baton.core.errors import Conflict, PermissionDenied, ValidationFailed
 from baton.core.models import AuditEntry, ChangeSource
 from baton.core.services import create_object, record, update_object
@@ -121,26 +121,6 @@ def _once(key, build):
     return per_connection[key]
 
 
-def _converters(fields) -> list:
-    """(position, column, functions) for the `fields` whose database values the ORM converts when it reads
-    them (on SQLite datetimes become aware and integers booleans; JSON is decoded)."""
-    out = []
-    for i, f in enumerate(fields):
-        col = f.get_col(f.model._meta.db_table)
-        funcs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if funcs:
-            out.append((i, col, funcs))
-    return out
-
-
-def _convert(row, converters) -> list:
-    row = list(row)
-    for i, col, funcs in converters:
-        for func in funcs:
-            row[i] = func(row[i], col, connection)
-    return row
-
-
 _MEMBER_FIELDS = ("id", "weight", "daily_cap", "active")
 
 
@@ -169,7 +149,7 @@ def _members_read(lock: bool, counting: bool):
            f"WHERE {col(m, PoolMember, 'pool')} = %s ORDER BY {col(m, PoolMember, 'id')}")
     if lock and connection.features.has_select_for_update_of:  # SQLite: the transaction holds the write lock
         sql += f" FOR UPDATE OF {m}"
-    return sql, _converters(fields), [f.attname for f in User._meta.concrete_fields]
+    return sql, rawread.converters(fields), [f.attname for f in User._meta.concrete_fields]
 
 
 def pool_candidates(pool: Pool, *, lock=False, count_today=None) -> list[Candidate]:
@@ -199,7 +179,7 @@ def pool_candidates(pool: Pool, *, lock=False, count_today=None) -> list[Candida
         rows = cursor.fetchall()
     out, known = [], {}
     for row in rows:
-        member_id, weight, cap, active, *values = _convert(row, converters)
+        member_id, weight, cap, active, *values = rawread.convert(row, converters)
         user = User.from_db(connection.alias, user_fields, values[:-2])
         out.append(Candidate(user=user, weight=weight, cap=cap, active=active, member_id=member_id))
         known[user.pk] = (values[-2], bool(values[-1]))  # SQLite's EXISTS gives 0 or 1
@@ -316,7 +296,7 @@ def pool_lock(pool: Pool) -> Pool:
                f"WHERE {qn(Pool._meta.pk.column)} = %s")
         if connection.features.has_select_for_update:
             sql += " FOR UPDATE"
-        return sql, _converters(fields)
+        return sql, rawread.converters(fields)
 
     sql, converters = _once("pool_lock", build)
     with connection.cursor() as cursor:
@@ -325,7 +305,7 @@ def pool_lock(pool: Pool) -> Pool:
     if row is None:
         raise Pool.DoesNotExist("Pool matching query does not exist.")
     pool = copy.copy(pool)
-    pool.rotation_last_user_id, pool.weighted_state = _convert(row, converters)
+    pool.rotation_last_user_id, pool.weighted_state = rawread.convert(row, converters)
     return pool
 
 

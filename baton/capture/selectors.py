@@ -58,7 +58,9 @@ def _statements(vendor: str) -> dict[str, str]:
         "matches": (f"SELECT {', '.join(col(f) for f in _MATCH_KEYS)}, {rawread.reader(Lead, 'r').columns} "
                     f"FROM {table} l JOIN {table} r ON {col('id', 'r')} = COALESCE({col('duplicate_of')}, "
                     f"{col('id')}) WHERE "),
-        "external_id": f"({col('source')} = %s AND {col('external_id')} = %s)",
+        # The partial unique index on (source, external id) holds only non-empty ids: repeating its predicate
+        # in its own words lets the planner use it with a bound parameter (SQLite scanned every lead without).
+        "external_id": f"({col('source')} = %s AND {col('external_id')} = %s AND NOT ({col('external_id')} = ''))",
         "phone": f"{col('phone_norm')} = %s",
         "email": f"{col('email_norm')} = %s",
         "newest_first": f" ORDER BY {newest} DESC, {col('id')} DESC LIMIT %s",

@@ -102,8 +102,8 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; the busy timeout makes the writer queue instead of failing.
     # IMMEDIATE transactions take the write lock up front so two writers never deadlock on lock upgrade.
-    # baton.core.sqlite: the threads of a process queue for the write lock instead of sleeping in SQLite's
-    # busy handler (see its docstring).
+    # baton.core.sqlite: writers queue on their process's lock, then on a lock file beside the database, instead
+    # of sleeping in SQLite's busy handler (see its docstring).
     DATABASES["default"]["ENGINE"] = "baton.core.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",

@@ -13,6 +13,30 @@ from django.db import connection
 _local = threading.local()
 
 
+def converters(fields, alias: str | None = None) -> list:
+    """(position, functions, column) for the `fields` whose database values the ORM converts when it reads
+    them (on SQLite datetimes become aware and integers booleans; JSON is decoded). They are methods of this
+    thread's connection: keep them per thread or per connection."""
+    out = []
+    for i, field in enumerate(fields):
+        col = field.get_col(alias or field.model._meta.db_table)
+        functions = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if functions:
+            out.append((i, functions, col))
+    return out
+
+
+def convert(values, conversions) -> list:
+    """`values` (a row, or the part of one the `conversions` were made for) as the ORM would read them."""
+    values = list(values)
+    for i, functions, col in conversions:
+        value = values[i]
+        for function in functions:
+            value = function(value, col, connection)
+        values[i] = value
+    return values
+
+
 class Reader:
     def __init__(self, model, alias: str):
         fields = model._meta.concrete_fields
@@ -21,21 +45,11 @@ class Reader:
         self.attnames = [f.attname for f in fields]
         quote = connection.ops.quote_name
         self.columns = ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
-        self.converters = []
-        for i, field in enumerate(fields):
-            col = field.get_col(alias)
-            functions = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            if functions:
-                self.converters.append((i, functions, col))
+        self.converters = converters(fields, alias)
 
     def instance(self, row, start: int = 0):
         """The instance of the `self.columns` that begin at `row[start]`."""
-        values = list(row[start:start + self.width])
-        for i, functions, col in self.converters:
-            value = values[i]
-            for convert in functions:
-                value = convert(value, col, connection)
-            values[i] = value
+        values = convert(row[start:start + self.width], self.converters)
         return self.model.from_db(connection.alias, self.attnames, values)
 
 

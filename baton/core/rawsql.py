@@ -57,6 +57,7 @@ class RawInserter:
         self.columnar = columnar and self.vendor == "postgresql"
         # The database numbers an auto id; any other key (a row keyed by its lead) is written like a column.
         fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
+        self.fields = fields
         self.columns = [f.column for f in fields]
         if self.columnar:
             self.db_types = [f.db_type(connection) for f in fields]
@@ -106,7 +107,7 @@ class RawInserter:
 
     def insert_values(self, rows: list[dict]) -> list[int]:
         """A few rows in one multi-row INSERT … VALUES (one round trip, no COPY set-up); their ids when
-        `with_ids` (both databases return them in the order of the VALUES list)."""
+        `with_ids`, as RETURNING gives them (SQLite does not promise VALUES order: ask for ids of one row)."""
         if not rows:
             return []
         qn = connection.ops.quote_name
@@ -125,9 +126,7 @@ class RawInserter:
         over-long text must fail at the column, not be cut by the cast)."""
         marks = getattr(self, "_marks", None)
         if marks is None:
-            fields = [f for f in self.model._meta.concrete_fields
-                      if not (f.primary_key and isinstance(f, models.AutoField))]
-            marks = self._marks = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ")"
+            marks = self._marks = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in self.fields) + ")"
         return marks
 
     def insert_tuples(self, tuples: list, *, meanwhile=None) -> list[int]:

@@ -13,14 +13,13 @@ caller, custom fields, a status other than new, a caller whose scope is not the 
 check needs the row in the database) goes through `lead_create`'s general path.
 """
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from baton.core import clock, config_cache, scoping
 from baton.core.models import AuditEntry, ChangeSource
 from baton.core.rawsql import RawInserter, insert_linked
-from baton.core.services import _full_clean, _plain, snapshot
+from baton.core.services import _full_clean, _plain, audit_row, snapshot
 from baton.leads.models import Lead, LeadStatus
 from baton.leads.unsaved import RowView
 
@@ -44,14 +43,8 @@ def accepts(data: dict, actor) -> bool:
     """Whether `lead_create` may take the express path for `data` (its keywords, normalised)."""
     if not data.keys() <= _FIELDS or data.get("status", LeadStatus.NEW) != LeadStatus.NEW:
         return False
-    if actor is not None and scoping.scope_for(actor, Lead, "change") != scoping.ALL:
-        return False  # the scope check of the created row reads it back from the database
-    try:
-        from baton.assignment.services import assignment_decide  # noqa: F401
-        from baton.rules.services import evaluate_new  # noqa: F401
-    except ImportError:  # an engine's app is not installed: the general path copes with that
-        return False
-    return True
+    # The scope check of a created row reads it back from the database: only a company-wide scope skips it.
+    return actor is None or scoping.scope_for(actor, Lead, "change") == scoping.ALL
 
 
 def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
@@ -75,14 +68,15 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
 
         # Everything that does not depend on the assignment is built before the pool is locked (on
         # PostgreSQL, concurrent intakes into one pool queue on its row until this transaction ends).
-        audits = [_audit(lead, actor, source, AuditEntry.Action.CREATE,
-                         {k: [None, v] for k, v in created.items() if v not in (None, "", [], {})}, "")]
+        audits = [audit_row(lead, actor=actor, source=source, action=AuditEntry.Action.CREATE,
+                            changes={k: [None, v] for k, v in created.items() if v not in (None, "", [], {})})]
         tag_names = sorted(t.name for t in ev["tags"])
         rescored = {}
         if tag_names:
             rescored["tags"] = [[], tag_names]
             if rules.scoring_reads_tags:  # lead_evaluate writes the tags first, on their own
-                audits.append(_audit(lead, None, source, AuditEntry.Action.UPDATE, rescored, _("re-tagged")))
+                audits.append(audit_row(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
+                                            changes=rescored, message=_("re-tagged")))
                 rescored = {}
         if ev["score"] != lead.score:
             rescored["score"] = [lead.score, ev["score"]]
@@ -90,7 +84,8 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
             rescored["grade"] = [lead.grade, ev["grade"]]
         lead.score, lead.grade = ev["score"], ev["grade"]
         if rescored:
-            audits.append(_audit(lead, None, source, AuditEntry.Action.UPDATE, rescored, _("re-scored")))
+            audits.append(audit_row(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
+                                    changes=rescored, message=_("re-scored")))
         lead.updated_at = now
         tag_rows = [{"lead_id": None, "tag_id": t.pk} for t in ev["tags"]]
         evaluation = {"lead_id": None, "score_explanation": ev["score_explanation"],
@@ -100,8 +95,8 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
         decision = assignment_decide(view, token)
         assigned = _assignment_changes(lead, decision, now)
         if assigned:  # written by the engine for the company, like lead_auto_assign's
-            audits.append(_audit(lead, None, ChangeSource.SYSTEM, AuditEntry.Action.UPDATE, assigned,
-                                 decision.explanation))
+            audits.append(audit_row(lead, actor=None, source=ChangeSource.SYSTEM, action=AuditEntry.Action.UPDATE,
+                                    changes=assigned, message=decision.explanation))
 
         row = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields if not f.primary_key}
         assignment = _assignment_row(lead, decision, now)
@@ -133,12 +128,6 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
     lead._score_explanation = ev["score_explanation"]
     lead._assignment_explained = explained_new_lead(assignment)
     return lead
-
-
-def _audit(lead, actor, source, action, changes, message) -> AuditEntry:
-    return AuditEntry(at=clock.now(), actor=actor if actor is not None and actor.is_authenticated else None,
-                      source=source, action=action, content_type=ContentType.objects.get_for_model(Lead),
-                      object_repr=str(lead)[:200], changes=changes, message=message[:500])
 
 
 def _assignment_changes(lead: Lead, decision, now) -> dict:

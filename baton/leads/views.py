@@ -6,7 +6,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from baton.capture.services import lead_capture_as_create
-from baton.core import scoping
 from baton.core import views_generic as g
 from baton.core.errors import DomainError
 from baton.leads import selectors, services
@@ -85,7 +84,7 @@ class LeadEditView(LeadMixin, g.ObjectEditView):
 
     def created(self, request, obj):
         if getattr(obj, "_existing", False):  # merged into the lead it repeats
-            if scoping.restrict(Lead.objects.filter(pk=obj.pk), request.user, "view").exists():
+            if selectors.lead_list(user=request.user).filter(pk=obj.pk).exists():
                 messages.warning(request, _("This lead repeats %(name)s: the inquiry was recorded there.") % {
                     "name": obj})
                 return HttpResponseRedirect(g.url_for(obj, "detail"))
