@@ -1,9 +1,9 @@
 """Assign new leads to reps: the first eligible pool (by priority) with an available member wins.
 
-Concurrency: an assignment locks the lead row, then the pool row (`pool_lock`) and its member rows
-(`pool_candidates(lock=True)`) with FOR UPDATE, so on PostgreSQL two intakes into one pool queue up and read
-each other's counts; on SQLite every transaction already takes the write lock up front (IMMEDIATE). Pools are
-locked in (priority, id) order, so two assignments never wait on each other in a cycle.
+Concurrency: an assignment locks the lead row, then the pool row (`pool_lock`), so on PostgreSQL two intakes
+into one pool queue up and the second reads the first's counts; on SQLite every transaction already takes the
+write lock up front (IMMEDIATE). A member's capped count is per pool, so the pool's lock covers it: member rows
+are not locked. Pools are locked in (priority, id) order, so two assignments never wait on each other in a cycle.
 """
 
 import copy
@@ -124,7 +124,7 @@ def _once(key, build):
 _MEMBER_FIELDS = ("id", "weight", "daily_cap", "active")
 
 
-def _members_read(lock: bool, counting: bool):
+def _members_read(counting: bool):
     """(SQL, converters, user attnames) of the fixed members' read. Columns: `_MEMBER_FIELDS`, the user's
     concrete fields, today's capped count (0 when not `counting`), absent today. Parameters: (pool id, kinds,
     start, end when `counting`), today, today, pool id."""
@@ -147,16 +147,14 @@ def _members_read(lock: bool, counting: bool):
     columns = ", ".join([*(f"{qn(f.model._meta.db_table)}.{qn(f.column)}" for f in fields), counted, absent])
     sql = (f"SELECT {columns} FROM {m} INNER JOIN {u} ON {col(u, User, 'id')} = {member_user} "
            f"WHERE {col(m, PoolMember, 'pool')} = %s ORDER BY {col(m, PoolMember, 'id')}")
-    if lock and connection.features.has_select_for_update_of:  # SQLite: the transaction holds the write lock
-        sql += f" FOR UPDATE OF {m}"
     return sql, rawread.converters(fields), [f.attname for f in User._meta.concrete_fields]
 
 
-def pool_candidates(pool: Pool, *, lock=False, count_today=None) -> list[Candidate]:
+def pool_candidates(pool: Pool, *, count_today=None) -> list[Candidate]:
     """The pool's members in rotation order (fixed members, then dynamic ones), with today's availability.
     `count_today(pool, user_ids, start, end) -> {user id: n}` replaces the count queries: the bulk import
     keeps the counts of its long run up to date itself instead of recounting the whole day per chunk.
-    `lock`: the fixed members' rows stay locked (PostgreSQL) until the transaction ends."""
+    Counts are exact for a caller holding the pool's row lock (`pool_lock`)."""
     today = clock.today()
     start, end = day_bounds(today)
 
@@ -169,7 +167,7 @@ def pool_candidates(pool: Pool, *, lock=False, count_today=None) -> list[Candida
     # Fixed members with today's count and absence in one statement. It runs on every intake, so it is
     # written by hand: compiling the ORM query and building its rows cost many times the query itself.
     counting = count_today is None
-    sql, converters, user_fields = _once(("members", lock, counting), lambda: _members_read(lock, counting))
+    sql, converters, user_fields = _once(("members", counting), lambda: _members_read(counting))
     ops = connection.ops
     params = [pool.pk, *CAPPED_KINDS, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)
               ] if counting else []
@@ -219,9 +217,9 @@ def _skip(c: Candidate) -> dict:
     return {"user": c.user.pk, "name": str(c.user), "reason": c.unavailable, "today": c.today, "cap": c.cap}
 
 
-def _pick(pool: Pool, *, lock: bool) -> Pick:
+def _pick(pool: Pool) -> Pick:
     """Choose the next member by the pool's strategy; updates the rotation state on `pool` (caller saves)."""
-    cands = pool_candidates(pool, lock=lock)
+    cands = pool_candidates(pool)
     pick = Pick(candidates=cands)
     if not cands:
         return pick
@@ -294,7 +292,11 @@ def pool_lock(pool: Pool) -> Pool:
         fields = [Pool._meta.get_field(name) for name in _ROTATION]
         sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Pool._meta.db_table)} "
                f"WHERE {qn(Pool._meta.pk.column)} = %s")
-        if connection.features.has_select_for_update:
+        # NO KEY UPDATE: the lock the rotation write takes anyway. Unlike FOR UPDATE it lets other
+        # transactions' foreign-key checks (an assignment or backlog row naming this pool) pass meanwhile.
+        if connection.features.has_select_for_no_key_update:
+            sql += " FOR NO KEY UPDATE"
+        elif connection.features.has_select_for_update:
             sql += " FOR UPDATE"
         return sql, rawread.converters(fields)
 
@@ -309,9 +311,10 @@ def pool_lock(pool: Pool) -> Pool:
     return pool
 
 
-def pool_rotation_save(pool: Pool) -> None:
-    """Write the rotation state `_pick` left on `pool` (locked with `pool_lock`): `save(update_fields=...)`
-    without the ORM's query building (the configuration cache ignores these fields' saves anyway)."""
+def pool_rotation_statement(pool: Pool) -> tuple[str, list]:
+    """(SQL, parameters) writing the rotation state `_pick` left on `pool` (locked with `pool_lock`):
+    `save(update_fields=...)` without the ORM's query building (the configuration cache ignores these fields'
+    saves anyway). The express intake sends it in its insert statement on PostgreSQL."""
     fields = [Pool._meta.get_field(name) for name in _ROTATION]
 
     def build():
@@ -319,9 +322,13 @@ def pool_rotation_save(pool: Pool) -> None:
         return (f"UPDATE {qn(Pool._meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "
                 f"WHERE {qn(Pool._meta.pk.column)} = %s")
 
+    return _once("pool_save", build), [*(f.get_db_prep_save(getattr(pool, f.attname), connection)
+                                         for f in fields), pool.pk]
+
+
+def pool_rotation_save(pool: Pool) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_once("pool_save", build),
-                       [*(f.get_db_prep_save(getattr(pool, f.attname), connection) for f in fields), pool.pk])
+        cursor.execute(*pool_rotation_statement(pool))
 
 
 def _active_pools(token: str | None = None) -> list[tuple[Pool, object]]:
@@ -386,10 +393,11 @@ class Decision:
     skipped: list = field(default_factory=list)
 
 
-def assignment_decide(lead, config_token: str | None = None) -> Decision:
+def assignment_decide(lead, config_token: str | None = None, *, save_rotation: bool = True) -> Decision:
     """Choose the pool and member for `lead` (a Lead, or a `leads.unsaved.RowView` of one about to be
     inserted). Locks each pool it tries and stores the rotation of the pool that picks (call it inside the
-    transaction that writes the decision); writes nothing about the lead itself."""
+    transaction that writes the decision); writes nothing about the lead itself. `save_rotation=False`: the
+    caller writes `pool_rotation_statement(decision.pool)` itself, in that transaction."""
     pools = _eligible_pools(lead, config_token)
     if not pools:
         return Decision(Assignment.Kind.UNMATCHED, explanation=_("No active pool accepts this lead."))
@@ -401,9 +409,10 @@ def assignment_decide(lead, config_token: str | None = None) -> Decision:
             return Decision(Assignment.Kind.NURTURE, pool=pool, explanation=_(
                 "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name})
         pool = pool_lock(pool)
-        pick = _pick(pool, lock=True)
+        pick = _pick(pool)
         if pick.user is not None:
-            pool_rotation_save(pool)
+            if save_rotation:
+                pool_rotation_save(pool)
             return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick,
                             explanation=" ".join(tried + [_explain(pool, pick)]))
         tried.append(_explain(pool, pick))
@@ -472,7 +481,7 @@ def pool_drain_backlog(pool: Pool, *, source=ChangeSource.JOB) -> int:
             if lead.owner_id or not lead.is_open:
                 entry.delete()
                 continue
-            pick = _pick(pool, lock=True)
+            pick = _pick(pool)
             if pick.user is None:
                 break
             pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
@@ -533,7 +542,7 @@ def lead_reassign(*, lead: Lead, actor, reason_code: str, to_user: User | None =
             return _give(lead=lead, pool=None, pick=pick, kind=Assignment.Kind.MANUAL, source=source,
                          actor=actor, explanation=explanation, reason_code=reason_code, note=note)
         pool = Pool.objects.select_for_update().get(pk=pool.pk)
-        pick = _pick(pool, lock=True)
+        pick = _pick(pool)
         if pick.user is None:
             raise Conflict(_explain(pool, pick), code="nobody_available")
         pool.save(update_fields=["rotation_last_user_id", "weighted_state"])

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from baton.activities.models import Activity
@@ -67,13 +67,13 @@ def _describe(data: dict, source_channel: str) -> str:
     return "\n".join(parts)
 
 
-def _create(actor, source, data: dict) -> Lead:
+def _create(actor, source, data: dict, *, savepoint: bool) -> Lead:
     data = dict(data)
-    # Inside lead_capture's transaction, which stands or falls with the lead: no savepoint of its own.
-    return lead_create(actor=actor, source=source, lead_source=data.pop("source"), savepoint=False, **data)
+    return lead_create(actor=actor, source=source, lead_source=data.pop("source"), savepoint=savepoint, **data)
 
 
-def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSource.API) -> CaptureResult:
+def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSource.API,
+                 _retry: bool = False) -> CaptureResult:
     """Take in a lead from a form, an API client or an import, de-duplicated per the source's policy.
 
     On a duplicate, a MERGE policy fills the existing lead's empty fields and logs a "repeat inquiry" note
@@ -84,12 +84,27 @@ def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSo
     data.setdefault("source", source_channel if source_channel in dict(Lead._meta.get_field("source").choices)
                     else "other")
     policy = policy_for(data["source"])
+    # The lookup runs before the write transaction: on SQLite that transaction holds the database's one write
+    # lock, which every other capture waits for, and the lookup is a tenth of a capture's work. It sees what
+    # it saw inside the transaction on PostgreSQL (read committed): every committed lead, and not the
+    # uncommitted lead of a concurrent capture. A merge re-reads its target inside the transaction.
+    matches = lead_find_duplicates(data, threshold=policy.fuzzy_threshold)
+    if not matches:
+        try:
+            # Its own transaction, or a savepoint in the caller's: a refused lead leaves the caller's intact.
+            return CaptureResult(lead=_create(actor, source, data, savepoint=True))
+        except (IntegrityError, ValidationFailed):
+            # A concurrent capture may have committed the same (source, external id) after the lookup (the
+            # unique check refuses it, or the insert if that capture came later still): looking again finds it
+            # and merges or flags as the policy says; any other refusal is raised again by the second try.
+            # Inside a caller's transaction the error stands: retrying is the caller's call.
+            if _retry or not data.get("external_id") or transaction.get_connection().in_atomic_block:
+                raise
+            return lead_capture(data=data, actor=actor, source_channel=source_channel, source=source, _retry=True)
     with transaction.atomic():
-        matches = lead_find_duplicates(data, threshold=policy.fuzzy_threshold)
-        if not matches:
-            return CaptureResult(lead=_create(actor, source, data))
         existing, reasons = matches[0]
         if policy.action == DedupePolicy.Action.MERGE:
+            existing = Lead.objects.select_for_update().get(pk=existing.pk)
             updates = _fill_empty(existing, data)
             message = _("Repeat inquiry merged (%(reasons)s)") % {"reasons": ", ".join(reasons)}
             writer = actor
@@ -109,7 +124,8 @@ def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSo
             # The pair (source, external id) is unique: the flagged copy keeps it in its notes instead.
             ext = data.pop("external_id")
             data["notes"] = "\n".join(filter(None, [data.get("notes", ""), _("External id: %(id)s") % {"id": ext}]))
-        lead = _create(actor, source, {**data, "duplicate_of": existing})
+        # Inside this transaction, which stands or falls with the lead: no savepoint of its own.
+        lead = _create(actor, source, {**data, "duplicate_of": existing}, savepoint=False)
         return CaptureResult(lead=lead, flagged=True, reasons=reasons)
 
 

@@ -210,11 +210,11 @@ class RawInserter:
                         f"FROM {source}", [*select_params, *array_params], prepare=False)
 
 
-def insert_linked(first: RawInserter, row: dict, linked: list) -> tuple[int, list]:
+def insert_linked(first: RawInserter, row: dict, linked: list, also=()) -> tuple[int, list]:
     """PostgreSQL: insert `row` with `first` and, in the same statement, the rows of each
     (inserter, rows, link column, want ids) of `linked`, whose `link` column takes the new id of `row`
-    (data-modifying CTEs: one round trip instead of one per table). Returns (the new id, [the ids of each
-    linked part that wants them, in VALUES order])."""
+    (data-modifying CTEs: one round trip instead of one per table), and each (SQL, parameters) data-modifying
+    statement of `also`. Returns (the new id, [the ids of each linked part that wants them, in VALUES order])."""
     qn = connection.ops.quote_name
     parts = [f"c0 AS (INSERT INTO {qn(first.table)} ({', '.join(qn(c) for c in first.columns)}) VALUES "
              f"{first._value_marks()} RETURNING {qn('id')})"]
@@ -236,6 +236,9 @@ def insert_linked(first: RawInserter, row: dict, linked: list) -> tuple[int, lis
             params += inserter.row({**r, link: None})
         if want_ids:
             wanted.append(f"(SELECT array_agg({qn('id')} ORDER BY {qn('id')}) FROM c{i})")
+    for i, (statement, statement_params) in enumerate(also):
+        parts.append(f"x{i} AS ({statement})")
+        params += statement_params
     sql = f"WITH {', '.join(parts)} SELECT (SELECT {qn('id')} FROM c0){''.join(', ' + w for w in wanted)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -51,7 +51,12 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
     """Create, tag, score, grade and assign a lead as `lead_create(process=True)` does (`data` holds its
     keywords after normalisation and stamping: `created_at`, `status_changed_at`, duplicate keys)."""
     from baton.assignment.models import Assignment, PoolBacklog
-    from baton.assignment.services import assignment_decide, explained_new_lead
+    from baton.assignment.services import (
+        assignment_decide,
+        explained_new_lead,
+        pool_rotation_save,
+        pool_rotation_statement,
+    )
     from baton.rules.models import LeadEvaluation
     from baton.rules.services import RuleSet, evaluate_new
 
@@ -60,61 +65,67 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
     _full_clean(lead, exclude=[name for name in ("region", "duplicate_of") if data.get(name) is not None])
     created = snapshot(lead, list(data))
     token = config_cache.current_token()
-    with transaction.atomic(savepoint=savepoint):
-        now = clock.now()
-        view = RowView(data, now)
-        rules = RuleSet.current(token)
-        ev = evaluate_new(view, rules)
+    now = clock.now()
+    view = RowView(data, now)
+    rules = RuleSet.current(token)
+    ev = evaluate_new(view, rules)
 
-        # Everything that does not depend on the assignment is built before the pool is locked (on
-        # PostgreSQL, concurrent intakes into one pool queue on its row until this transaction ends).
-        audits = [audit_row(lead, actor=actor, source=source, action=AuditEntry.Action.CREATE,
-                            changes={k: [None, v] for k, v in created.items() if v not in (None, "", [], {})})]
-        tag_names = sorted(t.name for t in ev["tags"])
-        rescored = {}
-        if tag_names:
-            rescored["tags"] = [[], tag_names]
-            if rules.scoring_reads_tags:  # lead_evaluate writes the tags first, on their own
-                audits.append(audit_row(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
-                                            changes=rescored, message=_("re-tagged")))
-                rescored = {}
-        if ev["score"] != lead.score:
-            rescored["score"] = [lead.score, ev["score"]]
-        if ev["grade"] != lead.grade:
-            rescored["grade"] = [lead.grade, ev["grade"]]
-        lead.score, lead.grade = ev["score"], ev["grade"]
-        if rescored:
+    # Everything that does not depend on the assignment is built before the transaction starts (on SQLite it
+    # holds the one write lock) and before the pool is locked (on PostgreSQL, concurrent intakes into one pool
+    # queue on its row until the transaction ends).
+    audits = [audit_row(lead, actor=actor, source=source, action=AuditEntry.Action.CREATE,
+                        changes={k: [None, v] for k, v in created.items() if v not in (None, "", [], {})})]
+    tag_names = sorted(t.name for t in ev["tags"])
+    rescored = {}
+    if tag_names:
+        rescored["tags"] = [[], tag_names]
+        if rules.scoring_reads_tags:  # lead_evaluate writes the tags first, on their own
             audits.append(audit_row(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
-                                    changes=rescored, message=_("re-scored")))
-        lead.updated_at = now
-        tag_rows = [{"lead_id": None, "tag_id": t.pk} for t in ev["tags"]]
-        evaluation = {"lead_id": None, "score_explanation": ev["score_explanation"],
-                      "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
-                      "raw_score": ev["raw"], "grade_bands_version": rules.bands.version, "evaluated_at": now}
+                                    changes=rescored, message=_("re-tagged")))
+            rescored = {}
+    if ev["score"] != lead.score:
+        rescored["score"] = [lead.score, ev["score"]]
+    if ev["grade"] != lead.grade:
+        rescored["grade"] = [lead.grade, ev["grade"]]
+    lead.score, lead.grade = ev["score"], ev["grade"]
+    if rescored:
+        audits.append(audit_row(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
+                                changes=rescored, message=_("re-scored")))
+    lead.updated_at = now
+    row = _columns(lead)
+    audit_rows = [_columns(e) for e in audits]
+    tag_rows = [{"lead_id": None, "tag_id": t.pk} for t in ev["tags"]]
+    evaluation = {"lead_id": None, "score_explanation": ev["score_explanation"],
+                  "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
+                  "raw_score": ev["raw"], "grade_bands_version": rules.bands.version, "evaluated_at": now}
 
-        decision = assignment_decide(view, token)
+    # On PostgreSQL, from here to the commit, concurrent intakes into the pool wait: only the decision's own
+    # work is left (the pool's rotation is written with the rows, in one statement).
+    postgres = connection.vendor == "postgresql"
+    with transaction.atomic(savepoint=savepoint):
+        decision = assignment_decide(view, token, save_rotation=False)
         assigned = _assignment_changes(lead, decision, now)
         if assigned:  # written by the engine for the company, like lead_auto_assign's
-            audits.append(audit_row(lead, actor=None, source=ChangeSource.SYSTEM, action=AuditEntry.Action.UPDATE,
-                                    changes=assigned, message=decision.explanation))
-
-        row = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields if not f.primary_key}
+            audit_rows.append(_columns(audit_row(
+                lead, actor=None, source=ChangeSource.SYSTEM, action=AuditEntry.Action.UPDATE, changes=assigned,
+                message=decision.explanation)))
+            row.update({name: getattr(lead, name) for name in _DECIDED})
+        rotation = [pool_rotation_statement(decision.pool)] if decision.kind == Assignment.Kind.AUTO else []
         assignment = _assignment_row(lead, decision, now)
-        assigned_row = {f.attname: getattr(assignment, f.attname) for f in Assignment._meta.concrete_fields
-                        if not f.primary_key}
+        assigned_row = _columns(assignment)
         backlog = ([{"pool_id": decision.pool.pk, "lead_id": None, "since": now}]
                    if decision.kind == Assignment.Kind.BACKLOG else [])
-        audit_rows = [{f.attname: getattr(e, f.attname) for f in AuditEntry._meta.concrete_fields
-                       if not f.primary_key} for e in audits]
         linked = [(_inserter(Lead.tags.through, with_ids=False), tag_rows, "lead_id", False),
                   (_inserter(LeadEvaluation, with_ids=False), [evaluation], "lead_id", False),
                   (_inserter(Assignment), [assigned_row], "lead_id", True),
                   (_inserter(PoolBacklog, with_ids=False), backlog, "lead_id", False),
                   (_inserter(AuditEntry, with_ids=False), audit_rows, "object_id", False)]
-        if connection.vendor == "postgresql":  # one round trip for the six tables
-            lead.pk, (assignment_ids,) = insert_linked(_inserter(Lead), row, linked)
+        if postgres:  # one round trip for the six tables and the rotation
+            lead.pk, (assignment_ids,) = insert_linked(_inserter(Lead), row, linked, also=rotation)
             assignment.pk = assignment_ids[0]
         else:  # SQLite runs in-process: a statement per table costs no round trip
+            if rotation:
+                pool_rotation_save(decision.pool)
             lead.pk = _inserter(Lead).insert_values([row])[0]
             for inserter, rows, link, want_ids in linked:
                 ids = inserter.insert_values([{**r, link: lead.pk} for r in rows])
@@ -128,6 +139,15 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
     lead._score_explanation = ev["score_explanation"]
     lead._assignment_explained = explained_new_lead(assignment)
     return lead
+
+
+# The lead's fields an assignment decision sets (`_assignment_changes`).
+_DECIDED = ("owner_id", "assigned_at", "status", "status_changed_at")
+
+
+def _columns(obj) -> dict:
+    """An unsaved row's column values by attname (its database-generated id left out)."""
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if not f.primary_key}
 
 
 def _assignment_changes(lead: Lead, decision, now) -> dict:

@@ -149,6 +149,27 @@ def test_capture_flag_policy_creates_flagged_lead(rep):
     assert result.lead.duplicate_of_id == existing.pk and result.reasons == ["email"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_capture_that_loses_an_external_id_race_merges_into_the_winner(rep, monkeypatch):
+    """Two captures of one (source, external id) at once: the lookup runs before the write transaction, so the
+    later one can miss the other's lead; its insert then hits the unique key, and it looks again."""
+    from baton.capture import services
+
+    DedupePolicy.objects.create(source="api", action=DedupePolicy.Action.MERGE)
+    real_lookup, winner = services.lead_find_duplicates, []
+
+    def lookup_then_lose_the_race(data, **kw):
+        found = real_lookup(data, **kw)
+        if not winner:  # the other capture commits between this lookup and this capture's insert
+            winner.append(lead_create(actor=rep, lead_source="api", external_id="CRM-7", company="先到公司"))
+        return found
+
+    monkeypatch.setattr(services, "lead_find_duplicates", lookup_then_lose_the_race)
+    result = lead_capture(data={"source": "api", "external_id": "CRM-7", "email": "late@x.cn"}, actor=rep)
+    assert result.merged and result.lead.pk == winner[0].pk and result.reasons == ["external_id"]
+    assert Lead.objects.count() == 1 and Lead.objects.get().email == "late@x.cn"
+
+
 @pytest.mark.django_db
 def test_default_policy_row_applies_to_sources_without_their_own(rep):
     DedupePolicy.objects.create(source="", action=DedupePolicy.Action.MERGE)
