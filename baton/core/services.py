@@ -80,17 +80,23 @@ def record(obj, *, actor, source, action, changes=None, message=""):
 
 def audit_row(obj, *, actor, source, action, changes=None, message="") -> AuditEntry:
     """The unsaved audit row `record` writes."""
-    return AuditEntry(
-        at=clock.now(),
-        actor=actor if actor and actor.is_authenticated else None,
-        source=source,
-        action=action,
-        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
-        object_id=obj.pk,
-        object_repr=str(obj)[:200],
-        changes=changes or {},
-        message=message[:500],
-    )
+    return AuditEntry(**audit_values(obj, actor=actor, source=source, action=action, changes=changes,
+                                     message=message))
+
+
+def audit_values(obj, *, actor, source, action, changes=None, message="") -> dict:
+    """`audit_row`'s column values by attname, for writers that insert rows without model instances."""
+    return {
+        "at": clock.now(),
+        "actor_id": actor.pk if actor and actor.is_authenticated else None,
+        "source": source,
+        "action": action,
+        "content_type_id": ContentType.objects.get_for_model(obj, for_concrete_model=False).pk,
+        "object_id": obj.pk,
+        "object_repr": str(obj)[:200],
+        "changes": changes or {},
+        "message": message[:500],
+    }
 
 
 def _ensure_in_scope(obj, actor, action):

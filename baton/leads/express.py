@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from baton.core import clock, config_cache, scoping
 from baton.core.models import AuditEntry, ChangeSource
 from baton.core.rawsql import RawInserter, insert_linked
-from baton.core.services import _full_clean, _plain, audit_row, snapshot
+from baton.core.services import _full_clean, _plain, audit_values, snapshot
 from baton.leads.models import Lead, LeadStatus
 from baton.leads.unsaved import RowView
 
@@ -73,15 +73,15 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
     # Everything that does not depend on the assignment is built before the transaction starts (on SQLite it
     # holds the one write lock) and before the pool is locked (on PostgreSQL, concurrent intakes into one pool
     # queue on its row until the transaction ends).
-    audits = [audit_row(lead, actor=actor, source=source, action=AuditEntry.Action.CREATE,
-                        changes={k: [None, v] for k, v in created.items() if v not in (None, "", [], {})})]
+    audit_rows = [audit_values(lead, actor=actor, source=source, action=AuditEntry.Action.CREATE,
+                               changes={k: [None, v] for k, v in created.items() if v not in (None, "", [], {})})]
     tag_names = sorted(t.name for t in ev["tags"])
     rescored = {}
     if tag_names:
         rescored["tags"] = [[], tag_names]
         if rules.scoring_reads_tags:  # lead_evaluate writes the tags first, on their own
-            audits.append(audit_row(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
-                                    changes=rescored, message=_("re-tagged")))
+            audit_rows.append(audit_values(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
+                                           changes=rescored, message=_("re-tagged")))
             rescored = {}
     if ev["score"] != lead.score:
         rescored["score"] = [lead.score, ev["score"]]
@@ -89,11 +89,10 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
         rescored["grade"] = [lead.grade, ev["grade"]]
     lead.score, lead.grade = ev["score"], ev["grade"]
     if rescored:
-        audits.append(audit_row(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
-                                changes=rescored, message=_("re-scored")))
+        audit_rows.append(audit_values(lead, actor=None, source=source, action=AuditEntry.Action.UPDATE,
+                                       changes=rescored, message=_("re-scored")))
     lead.updated_at = now
     row = _columns(lead)
-    audit_rows = [_columns(e) for e in audits]
     tag_rows = [{"lead_id": None, "tag_id": t.pk} for t in ev["tags"]]
     evaluation = {"lead_id": None, "score_explanation": ev["score_explanation"],
                   "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
@@ -106,9 +105,9 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
         decision = assignment_decide(view, token, save_rotation=False)
         assigned = _assignment_changes(lead, decision, now)
         if assigned:  # written by the engine for the company, like lead_auto_assign's
-            audit_rows.append(_columns(audit_row(
-                lead, actor=None, source=ChangeSource.SYSTEM, action=AuditEntry.Action.UPDATE, changes=assigned,
-                message=decision.explanation)))
+            audit_rows.append(audit_values(lead, actor=None, source=ChangeSource.SYSTEM,
+                                           action=AuditEntry.Action.UPDATE, changes=assigned,
+                                           message=decision.explanation))
             row.update({name: getattr(lead, name) for name in _DECIDED})
         rotation = [pool_rotation_statement(decision.pool)] if decision.kind == Assignment.Kind.AUTO else []
         assignment = _assignment_row(lead, decision, now)
