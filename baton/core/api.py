@@ -5,11 +5,14 @@ builds stay thin: parse the input, read through the app's selector or make ONE s
 schema. Errors always answer `{"detail": "...", "errors": [{"field": ..., "message": ...}]}`.
 """
 
+import json
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin
 
 import django_filters
 from django.conf import settings
@@ -17,13 +20,15 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import UniqueConstraint
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from ninja import NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import JSONRenderer
+from ninja.schema import DjangoGetter
 from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import ConfigDict, Field, create_model, field_validator
 from pydantic.fields import FieldInfo
@@ -408,6 +413,85 @@ def page_schema(out: type[Schema], name: str) -> type[Schema]:
     return create_model(name, __base__=Schema, count=(int, ...), items=(list[out], ...))
 
 
+# --- Rendering a schema without pydantic ----------------------------------------------------------
+# ninja validates a handler's result into the response schema (from attributes, through its DjangoGetter)
+# and dumps it again before encoding: for one object that is a measurable part of a hot endpoint. For a
+# schema of plain fields the JSON can be built directly: each field's value is what ninja's getter gives
+# (a `resolve_<name>` static method first, else the attribute, else the field's default), passed only when
+# pydantic would keep it as it is; a value pydantic would convert (an int for a str, a str for a datetime)
+# makes `schema_json` answer None and the caller lets ninja render. `leads/tests/test_render.py` holds the
+# two byte for byte equal.
+
+_RENDER_CONFIG = {"from_attributes"}  # any other model_config (alias generators, str stripping) changes values
+
+
+def _kept(annotation) -> Callable[[Any], bool]:
+    """A test that pydantic would pass a value of `annotation` through unchanged (lax mode, python dump)."""
+    if annotation is Any:
+        return lambda v: True
+    if annotation is str:  # a str subclass (a choices member) encodes as its text either way
+        return lambda v: isinstance(v, str)
+    if annotation is Decimal:  # pydantic refuses NaN and infinities
+        return lambda v: type(v) is Decimal and v.is_finite()
+    if annotation in (int, bool, float, date, datetime, dict, list):
+        # exact types: a bool is an int, an int would become a float, a tuple a list, a datetime a date
+        return lambda v: type(v) is annotation
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, types.UnionType):
+        tests = [_kept(a) for a in args if a is not type(None)]
+        nullable = type(None) in args
+        return lambda v: (nullable and v is None) or any(t(v) for t in tests)
+    if origin is list and len(args) == 1:
+        item = _kept(args[0])
+        return lambda v: type(v) is list and all(item(x) for x in v)
+    if origin is dict and len(args) == 2:
+        key, value = _kept(args[0]), _kept(args[1])
+        return lambda v: type(v) is dict and all(key(k) and value(x) for k, x in v.items())
+    raise TypeError(f"schema_json cannot render a field of type {annotation!r}")
+
+
+@cache
+def _render_plan(schema: type[Schema]) -> tuple:
+    """(name, test, required, default) per field of `schema` in declaration order; TypeError for a schema
+    whose values pydantic would change beyond what `_kept` tests."""
+    d = schema.__pydantic_decorators__
+    own = (d.validators, d.root_validators, d.field_validators, d.field_serializers, d.model_serializers,
+           set(d.model_validators) - {"_run_root_validator"}, schema.model_computed_fields,
+           set(schema.model_config) - _RENDER_CONFIG)
+    if any(own):
+        raise TypeError(f"schema_json cannot render {schema.__name__}: it has its own validation or serialisation")
+    plan = []
+    for name, info in schema.model_fields.items():
+        if info.alias or info.validation_alias or info.serialization_alias or info.metadata:
+            raise TypeError(f"schema_json cannot render {schema.__name__}.{name}: alias or constraints")
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        plan.append((name, _kept(info.annotation), info.is_required(), default))
+    return tuple(plan)
+
+
+_GET = DjangoGetter.__getattr__
+JSON_CONTENT_TYPE = f"{JSONRenderer.media_type}; charset={JSONRenderer.charset}"
+
+
+def schema_json(schema: type[Schema], obj, context=None) -> bytes | None:
+    """The JSON ninja answers for `obj` under `schema` (same bytes), or None when pydantic would change a
+    value on the way (the caller then lets ninja render it). `context` is what ninja gives resolvers."""
+    getter = DjangoGetter(obj, schema, context)
+    data = {}
+    for name, kept, required, default in _render_plan(schema):
+        try:
+            # ninja's own lookup, called directly: a getter has no attribute of a field's name to find first
+            value = _GET(getter, name)
+        except AttributeError:
+            if required:
+                return None
+            value = default
+        if not kept(value):
+            return None
+        data[name] = value
+    return json.dumps(data, cls=JSONRenderer.encoder_class, **JSONRenderer.json_dumps_params).encode()
+
+
 # --- CRUD registration ----------------------------------------------------------------------------
 
 
@@ -433,6 +517,9 @@ class Resource:
     # the row `_existing = True` and the answer is 200 with it instead of 201, or, when the caller may not
     # see that row, 202 with `{"detail", "existing_id"}`.
     create_may_find_existing: bool = False
+    # Answer a newly created row (201) with `schema_json(out, obj)` instead of ninja's validation through
+    # pydantic: for a hot create whose `out` holds plain fields only (checked at registration).
+    render_created: bool = False
 
 
 class ExistingOut(Schema):
@@ -462,6 +549,8 @@ def register_crud(router: Router, r: Resource) -> None:
     UpdateIn = r.update_in or partial(r.create_in, f"{label}Patch")
     resolve = r.resolve or (lambda data, request, instance: data)
     tags = [name]
+    if r.render_created:
+        _render_plan(r.out)  # refuses a schema it cannot render, at import rather than on a request
 
     @router.get(f"/{name}", response=responses(200, Page), tags=tags, operation_id=f"{name}_list",
                 summary=f"List {name}")
@@ -487,6 +576,10 @@ def register_crud(router: Router, r: Resource) -> None:
         data = resolve(payload.model_dump(exclude_unset=True), request, None)
         obj = _write(r, r.create_service, actor=request.auth, source=SOURCE, **data)
         if not getattr(obj, "_existing", False):
+            if r.render_created:
+                body = schema_json(r.out, obj, {"request": request, "response_status": 201})
+                if body is not None:
+                    return HttpResponse(body, status=201, content_type=JSON_CONTENT_TYPE)
             return Status(201, obj)
         try:
             return Status(200, r.get_selector(user=request.auth, pk=obj.pk))

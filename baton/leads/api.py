@@ -157,4 +157,5 @@ register_crud(router, Resource(
     list_selector=selectors.lead_list, get_selector=selectors.lead_get,
     create_service=lead_capture_as_create, update_service=services.lead_update,
     delete_service=services.lead_delete, instance_kw="lead", resolve=resolve, create_may_find_existing=True,
+    render_created=True,  # the intake answers every captured lead with it (core.api.schema_json)
 ))

@@ -7,13 +7,17 @@ zone. A day is a working day by, in order: the editable override table, the `chi
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from django.utils import timezone
 
 MAX_DAYS = 3700
 
 
+@lru_cache(maxsize=4096)
 def builtin_is_workday(day: date) -> bool:
+    # The package's tables are fixed for the life of the process, so each day is answered once (due times
+    # walk the same few days again and again); the override table is consulted before this, on every call.
     try:
         import chinese_calendar
 

@@ -129,8 +129,8 @@ def calendar_for(policy: SlaPolicy, overrides: dict | None = None) -> Calendar:
 
 
 def _active_policies(target: str):
-    """(active policies of `target` by name, their compiled conditions by id, holiday overrides), per
-    process until the configuration changes (`core.config_cache`)."""
+    """(active policies of `target` by name, their compiled conditions by id, their calendars by id), per
+    process until the configuration changes (`core.config_cache`; holiday overrides are watched too)."""
     def load():
         from baton.conditions.compiler import to_predicate
 
@@ -139,7 +139,7 @@ def _active_policies(target: str):
         overrides = {}
         if any(p.calendar == CalendarKind.WORKING_HOURS for p in policies):
             overrides = dict(HolidayOverride.objects.values_list("date", "is_workday"))
-        return policies, predicates, overrides
+        return policies, predicates, {p.pk: calendar_for(p, overrides) for p in policies}
     return config_cache.cached(f"sla:{target}", load)
 
 
@@ -151,9 +151,9 @@ def clocks_for(obj, *, policies=None, now=None, overrides=None) -> list[dict]:
     target = Target.LEADS if isinstance(obj, Lead) else Target.OPPORTUNITIES
     spec = spec_for(target)
     now = now or clock.now()
-    predicates = {}
+    predicates, calendars = {}, {}
     if policies is None and overrides is None:  # every lead and deal JSON carries its clocks: kept compiled
-        policies, predicates, overrides = _active_policies(target)
+        policies, predicates, calendars = _active_policies(target)
     elif policies is None:
         policies = list(SlaPolicy.objects.filter(active=True, target=target).order_by("name"))
     out = []
@@ -169,9 +169,12 @@ def clocks_for(obj, *, policies=None, now=None, overrides=None) -> list[dict]:
         stop = spec.stop(obj, policy.stop_event, start)
         if stop is None and not spec.is_open(obj):
             stop = start
-        if overrides is None and policy.calendar == CalendarKind.WORKING_HOURS:
-            overrides = dict(HolidayOverride.objects.values_list("date", "is_workday"))
-        st = clock_state(start=start, stop=stop, calendar=calendar_for(policy, overrides or {}),
-                         target_seconds=policy.target_seconds, now=now, warning_pct=policy.warning_pct)
+        calendar = calendars.get(policy.pk)
+        if calendar is None:
+            if overrides is None and policy.calendar == CalendarKind.WORKING_HOURS:
+                overrides = dict(HolidayOverride.objects.values_list("date", "is_workday"))
+            calendar = calendar_for(policy, overrides or {})
+        st = clock_state(start=start, stop=stop, calendar=calendar, target_seconds=policy.target_seconds,
+                         now=now, warning_pct=policy.warning_pct)
         out.append({"policy": policy.name, "state": st.state, "due_at": st.due_at})
     return out

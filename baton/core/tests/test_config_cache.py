@@ -1,6 +1,8 @@
 """Rules, pools and SLA policies kept compiled per process (`core.config_cache`): a change is seen by the very
 next lead, and a change that rolled back never comes back."""
 
+from datetime import date
+
 import pytest
 from django.db import transaction
 
@@ -72,6 +74,32 @@ def test_sla_clocks_follow_a_policy_change():
     SlaPolicy.objects.create(name="缓存测试时钟", target="leads", start_event="created", stop_event="assigned",
                              target_seconds=3600)
     assert {c["policy"] for c in clocks_for(lead)} == before | {"缓存测试时钟"}
+
+
+def test_working_hours_clocks_follow_a_holiday_override():
+    from baton.core import clock
+    from baton.sla.clocks import clocks_for
+    from baton.sla.services import holiday_delete, holiday_set
+
+    SlaPolicy.objects.create(name="工作时间时钟", target="leads", start_event="created", stop_event="assigned",
+                             target_seconds=4 * 3600, calendar="working_hours")
+    with clock.frozen("2026-11-20T01:15:00+00:00"):  # Friday 09:15 in Shanghai, a working day
+        lead = _new_lead(1)
+
+        def due():
+            return {c["policy"]: c["due_at"] for c in clocks_for(lead)}["工作时间时钟"]
+
+        assert due() == clock.parse_now("2026-11-20T13:15:00+08:00")
+        assert due() == clock.parse_now("2026-11-20T13:15:00+08:00")  # now from this process's memory
+        holiday = holiday_set(actor=None, day=date(2026, 11, 20), is_workday=False)
+        assert due() == clock.parse_now("2026-11-23T13:00:00+08:00")  # the day off counts at once
+        holiday_set(actor=None, day=date(2026, 11, 20), is_workday=True)
+        assert due() == clock.parse_now("2026-11-20T13:15:00+08:00")
+        holiday_set(actor=None, day=date(2026, 11, 21), is_workday=True)  # a make-up Saturday
+        holiday_set(actor=None, day=date(2026, 11, 20), is_workday=False)
+        assert due() == clock.parse_now("2026-11-21T13:00:00+08:00")
+        holiday_delete(actor=None, holiday=holiday)
+        assert due() == clock.parse_now("2026-11-20T13:15:00+08:00")
 
 
 def test_a_request_reads_the_token_once_and_sees_its_own_change(django_assert_num_queries):
