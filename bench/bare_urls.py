@@ -36,3 +36,108 @@ def bare_lead(request):
 
 
 urlpatterns = [path("api/bare-leads", bare_lead)]
+
+
+# --- The floor: a full intake's database work with none of its logic --------------------------------------
+# Same statements as `POST /api/leads` on the shipped defaults (token read, duplicate lookup, pool lock, members
+# with today's counts, the rotation, the lead with its tags, evaluation, assignment and three audit rows, one
+# transaction), with fixed values instead of validation, rules, decisions and the JSON answer. Its ratio to the
+# bare endpoint bounds what any implementation of the full request can reach on this stack.
+_floor: dict = {}
+
+
+def _floor_setup():
+    from django.contrib.contenttypes.models import ContentType
+
+    from baton.assignment.models import Assignment, Pool
+    from baton.core.models import AuditEntry
+    from baton.core.rawsql import RawInserter
+    from baton.leads.models import Tag
+    from baton.rules.models import LeadEvaluation
+
+    if not _floor:
+        _floor["inserters"] = [RawInserter(Lead), RawInserter(Lead.tags.through, with_ids=False),
+                               RawInserter(LeadEvaluation, with_ids=False), RawInserter(Assignment),
+                               RawInserter(AuditEntry, with_ids=False)]
+        _floor["pool"] = Pool.objects.get(name="Bench catch-all").pk
+        _floor["tags"] = list(Tag.objects.order_by("id").values_list("id", flat=True)[:2])
+        _floor["ct"] = ContentType.objects.get_for_model(Lead).pk
+    return _floor
+
+
+@csrf_exempt
+def floor_lead(request):
+    from django.db import connection
+
+    from baton.assignment.services import day_bounds
+    from baton.capture.selectors import _statements
+    from baton.core.rawsql import insert_linked
+    from baton.org.services import _token_statement, hash_token
+
+    if request.method != "POST":
+        return JsonResponse({"detail": "POST only"}, status=405)
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return JsonResponse({"detail": "bad JSON"}, status=400)
+    company, email, phone = str(data.get("company", ""))[:200], str(data.get("email", "")), str(data.get("phone", ""))
+    source = data.get("source", "other")
+    if source not in _SOURCES or (email and not _EMAIL.match(email)):
+        return JsonResponse({"detail": "invalid"}, status=422)
+    setup, now, vendor = _floor_setup(), clock.now(), connection.vendor
+    sql = _statements(vendor)
+    phone_norm, email_norm, company_norm = "+86" + phone, email.lower(), company[:12]
+    start, end = day_bounds()
+    with connection.cursor() as cursor:
+        cursor.execute(_token_statement(vendor), [hash_token(request.headers.get("Authorization", "")[7:])])
+        if cursor.fetchone() is None:
+            return JsonResponse({"detail": "unauthorised"}, status=401)
+        cursor.execute(sql["matches"] + sql["phone"] + " OR " + sql["email"] + sql["newest_first"],
+                       [phone_norm, email_norm, 100])
+        cursor.fetchall()
+        prefix = company_norm[:2]
+        cursor.execute(sql["candidates"], ([prefix, prefix + "\U0010ffff"] if vendor == "sqlite" else [prefix + "%"])
+                       + [200])
+        cursor.fetchall()
+    with transaction.atomic(), connection.cursor() as cursor:
+        lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
+        cursor.execute(f"SELECT rotation_last_user_id FROM assignment_pool WHERE id = %s{lock}", [setup["pool"]])
+        last = cursor.fetchone()[0]
+        cursor.execute("SELECT m.user_id, (SELECT COUNT(*) FROM assignment_assignment a WHERE a.pool_id = m.pool_id "
+                       "AND a.user_id = m.user_id AND a.kind IN ('auto', 'drain') AND a.at >= %s AND a.at < %s) "
+                       "FROM assignment_poolmember m WHERE m.pool_id = %s ORDER BY m.id",
+                       [connection.ops.adapt_datetimefield_value(start), connection.ops.adapt_datetimefield_value(end),
+                        setup["pool"]])
+        users = [r[0] for r in cursor.fetchall()]
+        position = (users.index(last) + 1) % len(users) if last in users else 0
+        user = users[position]
+        rotation = ("UPDATE assignment_pool SET rotation_last_user_id = %s WHERE id = %s", [user, setup["pool"]])
+        row = {"company": company, "email": email, "phone": phone, "phone_norm": phone_norm, "email_norm": email_norm,
+               "company_norm": company_norm, "source": source, "status": "assigned", "owner_id": user, "score": 40,
+               "grade": "C", "created_at": now, "updated_at": now, "assigned_at": now, "status_changed_at": now}
+        explanation = [{"rule": "floor", "rule_id": 1, "version": 1, "kind": "static", "points": 40}]
+        audits = [{"at": now, "actor_id": None, "source": "api", "action": action, "content_type_id": setup["ct"],
+                   "object_id": None, "object_repr": company, "changes": {"company": [None, company]}, "message": ""}
+                  for action in ("create", "update", "update")]
+        lead_rows, tag_rows, evaluation_rows, assignment_rows, audit_rows = setup["inserters"]
+        linked = [(tag_rows, [{"lead_id": None, "tag_id": t} for t in setup["tags"]],
+                   "lead_id", False),
+                  (evaluation_rows, [{
+                      "lead_id": None, "score_explanation": explanation, "tag_explanation": [], "auto_tags": [],
+                      "raw_score": 40, "grade_bands_version": 1, "evaluated_at": now}], "lead_id", False),
+                  (assignment_rows, [{
+                      "lead_id": None, "pool_id": setup["pool"], "user_id": user, "kind": "auto", "at": now,
+                      "strategy": "round_robin", "rotation_position": position, "skipped": [],
+                      "explanation": "floor"}], "lead_id", True),
+                  (audit_rows, audits, "object_id", False)]
+        if vendor == "postgresql":
+            pk, _ids = insert_linked(lead_rows, row, linked, also=[rotation])
+        else:
+            cursor.execute(*rotation)
+            pk = lead_rows.insert_values([row])[0]
+            for inserter, rows, link, _want in linked:
+                inserter.insert_values([{**r, link: pk} for r in rows])
+    return JsonResponse({"id": pk}, status=201)
+
+
+urlpatterns.append(path("api/floor-leads", floor_lead))

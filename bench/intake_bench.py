@@ -8,7 +8,9 @@ then start `baton serve --no-worker` (gunicorn, 2 workers) on a free loopback po
   * full: the real app; clients POST valid, distinct leads to /api/leads with the token (validation, dedupe
     lookup, tags, score, grade, assignment, audit, one transaction per request);
   * bare: the same server and settings with only bench/bare_urls.py (JSON validation + one ORM insert into
-    the same lead table).
+    the same lead table);
+  * floor (with --floor): bench/bare_urls.py's floor endpoint, the full request's database statements with fixed
+    values and none of its logic: what any implementation of the full request can reach on this stack.
 Each is loaded with 1 client and with 8 concurrent keep-alive clients (threads, http.client) for a bounded
 time and request count. Prints requests/s, p50 and p99 latency, and the ratios the issue sets as goals:
 throughput full/bare >= 0.5 at 8 clients, p99 full/bare <= 3 at 8 clients.
@@ -159,11 +161,15 @@ def run_target(label, env, args):
     for variant, settings, path, headers in (
             ("full", "baton.config.settings", "/api/leads",
              {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}),
-            ("bare", "bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"})):
+            ("bare", "bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"}),
+            ("floor", "bench.bare_settings", "/api/floor-leads",
+             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})):
+        if variant == "floor" and not args.floor:
+            continue
         port = free_port()
         proc = serve({**env, "DJANGO_SETTINGS_MODULE": settings}, port, args.serve_args.split())
         try:
-            if not wait_up(port, "/api/bare-leads" if variant == "bare" else "/api/leads"):  # 405 / 401: up
+            if not wait_up(port, path):  # 405 / 401: up
                 print(f"[{label}] {variant}: server did not start")
                 continue
             load(port, path, headers, 2, 1.5, 200, f"w{variant[0]}")  # warm-up: imports, connections
@@ -181,6 +187,10 @@ def run_target(label, env, args):
         print(f"[{label}] throughput full/bare at 8 clients = {f8['rps'] / b8['rps']:.2f} (goal >= 0.5); "
               f"p99 full/bare at 8 = {f8['p99'] / b8['p99']:.2f} (goal <= 3); "
               f"p50 at 1 client: full {f1['p50']:.1f} ms, bare {b1['p50']:.1f} ms")
+    if ("floor", 8) in results and ("bare", 8) in results:
+        l8, b8 = results[("floor", 8)], results[("bare", 8)]
+        print(f"[{label}] floor (the full request's statements, no logic) / bare at 8 clients: throughput "
+              f"{l8['rps'] / b8['rps']:.2f}, p99 {l8['p99'] / b8['p99']:.2f}")
     return results
 
 
@@ -191,6 +201,8 @@ def main():
     p.add_argument("--max-requests", type=int, default=20000)
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     p.add_argument("--setup", action="store_true")
+    p.add_argument("--floor", action="store_true", help="also load bench/bare_urls.py's floor endpoint: the full "
+                   "request's database statements with fixed values and none of its logic")
     p.add_argument("--serve-args", default="", help="extra `baton serve` options for both servers, e.g. "
                    "'--threads 2'")
     args = p.parse_args()

@@ -69,6 +69,13 @@ def _full_clean(obj, exclude=None):
         obj.full_clean(exclude=exclude)
     except ValidationError as exc:
         raise validation_error_to_domain(exc) from exc
+    # An amount holds the column's places, as the database returns it: the instance a write answers with then
+    # reads as a later read of the row does ("50000.00", not "50000").
+    for field in obj._meta.concrete_fields:
+        if isinstance(field, models.DecimalField):
+            value = getattr(obj, field.attname)
+            if isinstance(value, Decimal) and value.is_finite():
+                setattr(obj, field.attname, value.quantize(Decimal(1).scaleb(-field.decimal_places)))
 
 
 def record(obj, *, actor, source, action, changes=None, message=""):

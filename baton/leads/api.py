@@ -49,7 +49,7 @@ class LeadOut(Schema):
     first_contact_at: datetime | None
     last_activity_at: datetime | None
     status_changed_at: datetime | None
-    # Filled by the scoring and assignment engines (a model attribute of the same name wins).
+    # Filled by the scoring and assignment engines: their resolvers read what the engines left on the instance.
     score_explanation: list = []
     assignment_explanation: Any = None
     # SLA clocks: [{"policy": name, "state": "on_track" | "warning" | "breached" | "stopped", "due_at": ISO}]
