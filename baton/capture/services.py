@@ -101,9 +101,9 @@ def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSo
             if _retry or not data.get("external_id") or transaction.get_connection().in_atomic_block:
                 raise
             return lead_capture(data=data, actor=actor, source_channel=source_channel, source=source, _retry=True)
-    with transaction.atomic():
-        existing, reasons = matches[0]
-        if policy.action == DedupePolicy.Action.MERGE:
+    existing, reasons = matches[0]
+    if policy.action == DedupePolicy.Action.MERGE:
+        with transaction.atomic():
             existing = Lead.objects.select_for_update().get(pk=existing.pk)
             updates = _fill_empty(existing, data)
             message = _("Repeat inquiry merged (%(reasons)s)") % {"reasons": ", ".join(reasons)}
@@ -120,13 +120,13 @@ def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSo
                                 subject=_("Repeat inquiry"), note=_describe(data, source_channel))
             existing.merged = True
             return CaptureResult(lead=existing, merged=True, reasons=reasons)
-        if "external_id" in reasons:
-            # The pair (source, external id) is unique: the flagged copy keeps it in its notes instead.
-            ext = data.pop("external_id")
-            data["notes"] = "\n".join(filter(None, [data.get("notes", ""), _("External id: %(id)s") % {"id": ext}]))
-        # Inside this transaction, which stands or falls with the lead: no savepoint of its own.
-        lead = _create(actor, source, {**data, "duplicate_of": existing}, savepoint=False)
-        return CaptureResult(lead=lead, flagged=True, reasons=reasons)
+    if "external_id" in reasons:
+        # The pair (source, external id) is unique: the flagged copy keeps it in its notes instead.
+        ext = data.pop("external_id")
+        data["notes"] = "\n".join(filter(None, [data.get("notes", ""), _("External id: %(id)s") % {"id": ext}]))
+    # One write, in its own transaction (or a savepoint of the caller's), as a lead without a duplicate.
+    lead = _create(actor, source, {**data, "duplicate_of": existing}, savepoint=True)
+    return CaptureResult(lead=lead, flagged=True, reasons=reasons)
 
 
 def lead_capture_as_create(*, actor, source=ChangeSource.API, **data) -> Lead:
