@@ -16,8 +16,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SOURCES = set(LeadSource.values)
 
 
-@csrf_exempt
-def bare_lead(request):
+def _validated(request):
+    """(company, email, phone, source) of a POSTed JSON lead, or the JsonResponse refusing it."""
     if request.method != "POST":
         return JsonResponse({"detail": "POST only"}, status=405)
     try:
@@ -28,10 +28,19 @@ def bare_lead(request):
     source = data.get("source", "other")
     if source not in _SOURCES or (email and not _EMAIL.match(email)):
         return JsonResponse({"detail": "invalid"}, status=422)
+    return company, email, str(data.get("phone", ""))[:30], source
+
+
+@csrf_exempt
+def bare_lead(request):
+    values = _validated(request)
+    if isinstance(values, JsonResponse):
+        return values
+    company, email, phone, source = values
     now = clock.now()
     with transaction.atomic():
         lead = Lead.objects.create(company=company, email=email, email_norm=email.lower(), source=source,
-                                   phone=str(data.get("phone", ""))[:30], created_at=now, updated_at=now)
+                                   phone=phone, created_at=now, updated_at=now)
     return JsonResponse({"id": lead.pk}, status=201)
 
 
@@ -74,16 +83,10 @@ def floor_lead(request):
     from baton.core.rawsql import insert_linked
     from baton.org.services import _token_statement, hash_token
 
-    if request.method != "POST":
-        return JsonResponse({"detail": "POST only"}, status=405)
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        return JsonResponse({"detail": "bad JSON"}, status=400)
-    company, email, phone = str(data.get("company", ""))[:200], str(data.get("email", "")), str(data.get("phone", ""))
-    source = data.get("source", "other")
-    if source not in _SOURCES or (email and not _EMAIL.match(email)):
-        return JsonResponse({"detail": "invalid"}, status=422)
+    values = _validated(request)
+    if isinstance(values, JsonResponse):
+        return values
+    company, email, phone, source = values
     setup, now, vendor = _floor_setup(), clock.now(), connection.vendor
     sql = _statements(vendor)
     phone_norm, email_norm, company_norm = "+86" + phone, email.lower(), company[:12]
