@@ -67,6 +67,7 @@ class RawInserter:
             self.index[f.attname] = i
             self.index.setdefault(f.name, i)
         self.adapters = [self._adapter(f) for f in fields]
+        self._statements: dict = {}  # SQL text by shape
         self.defaults = []
         for f, adapt in zip(fields, self.adapters, strict=True):
             value = f.get_default() if f.has_default() else (None if f.null else ("" if f.empty_strings_allowed
@@ -110,12 +111,15 @@ class RawInserter:
         `with_ids`, as RETURNING gives them (SQLite does not promise VALUES order: ask for ids of one row)."""
         if not rows:
             return []
-        qn = connection.ops.quote_name
-        marks = "(" + ", ".join(["%s"] * len(self.columns)) + ")"
-        sql = (f"INSERT INTO {qn(self.table)} ({', '.join(qn(c) for c in self.columns)}) VALUES "
-               f"{', '.join([marks] * len(rows))}")
-        if self.with_ids:
-            sql += f" RETURNING {qn('id')}"
+        sql = self._statements.get(len(rows))
+        if sql is None:  # an intake repeats the same few shapes: composed once each
+            qn = connection.ops.quote_name
+            marks = "(" + ", ".join(["%s"] * len(self.columns)) + ")"
+            sql = (f"INSERT INTO {qn(self.table)} ({', '.join(qn(c) for c in self.columns)}) VALUES "
+                   f"{', '.join([marks] * len(rows))}")
+            if self.with_ids:
+                sql += f" RETURNING {qn('id')}"
+            self._statements[len(rows)] = sql
         params = [v for r in rows for v in self.row(r)]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -215,10 +219,27 @@ def insert_linked(first: RawInserter, row: dict, linked: list, also=()) -> tuple
     (inserter, rows, link column, want ids) of `linked`, whose `link` column takes the new id of `row`
     (data-modifying CTEs: one round trip instead of one per table), and each (SQL, parameters) data-modifying
     statement of `also`. Returns (the new id, [the ids of each linked part that wants them, in VALUES order])."""
+    shape = (tuple((inserter, len(rows), link, want_ids) for inserter, rows, link, want_ids in linked),
+             tuple(statement for statement, _params in also))
+    sql = first._statements.get(shape)
+    if sql is None:  # an intake repeats the same few shapes: composed once each
+        sql = first._statements[shape] = _linked_sql(first, linked, also)
+    params = list(first.row(row))
+    for inserter, rows, link, _want_ids in linked:
+        for r in rows:
+            params += inserter.row({**r, link: None})
+    for _statement, statement_params in also:
+        params += statement_params
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk, *ids = cursor.fetchone()
+    return pk, [list(x or []) for x in ids]
+
+
+def _linked_sql(first: RawInserter, linked: list, also) -> str:
     qn = connection.ops.quote_name
     parts = [f"c0 AS (INSERT INTO {qn(first.table)} ({', '.join(qn(c) for c in first.columns)}) VALUES "
              f"{first._value_marks()} RETURNING {qn('id')})"]
-    params = list(first.row(row))
     wanted = []
     for i, (inserter, rows, link, want_ids) in enumerate(linked, 1):
         if not rows:
@@ -232,15 +253,8 @@ def insert_linked(first: RawInserter, row: dict, linked: list, also=()) -> tuple
         parts.append(f"c{i} AS (INSERT INTO {qn(inserter.table)} ({', '.join(qn(c) for c in inserter.columns)}) "
                      f"SELECT {select} FROM c0, (VALUES {values}) AS v({names})"
                      + (f" RETURNING {qn('id')})" if want_ids else ")"))
-        for r in rows:
-            params += inserter.row({**r, link: None})
         if want_ids:
             wanted.append(f"(SELECT array_agg({qn('id')} ORDER BY {qn('id')}) FROM c{i})")
-    for i, (statement, statement_params) in enumerate(also):
+    for i, (statement, _params) in enumerate(also):
         parts.append(f"x{i} AS ({statement})")
-        params += statement_params
-    sql = f"WITH {', '.join(parts)} SELECT (SELECT {qn('id')} FROM c0){''.join(', ' + w for w in wanted)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        pk, *ids = cursor.fetchone()
-    return pk, [list(x or []) for x in ids]
+    return f"WITH {', '.join(parts)} SELECT (SELECT {qn('id')} FROM c0){''.join(', ' + w for w in wanted)}"
