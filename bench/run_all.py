@@ -20,7 +20,7 @@ def benches(db: str) -> list[tuple[str, list[str]]]:
     one_db = "postgres" if db == "postgres" else "sqlite"  # for scripts that take a single database
     return [
         ("import", ["import_bench.py", "--rows", "20000", "--db", db]),
-        ("intake", ["intake_bench.py", "--seconds", "5", "--max-requests", "5000", "--db", db]),
+        ("intake", ["intake_bench.py", "--seconds", "5", "--max-requests", "5000", "--floor", "--db", db]),
         ("preview", ["preview_bench.py", "--rows", "100000", "--repeat", "2", "--db", db]),
         ("demo", ["demo_bench.py", "--scale", "0.2", "--db", db]),
         ("visit", ["visit_bench.py", "--visits", "3"]),
