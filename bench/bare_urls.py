@@ -64,18 +64,22 @@ def _floor_setup():
     from baton.leads.models import Tag
     from baton.rules.models import LeadEvaluation
 
-    if not _floor:
-        _floor["inserters"] = [RawInserter(Lead), RawInserter(Lead.tags.through, with_ids=False),
-                               RawInserter(LeadEvaluation, with_ids=False), RawInserter(Assignment),
-                               RawInserter(AuditEntry, with_ids=False)]
-        _floor["pool"] = Pool.objects.get(name="Bench catch-all").pk
-        _floor["tags"] = list(Tag.objects.order_by("id").values_list("id", flat=True)[:2])
-        _floor["ct"] = ContentType.objects.get_for_model(Lead).pk
+    if not _floor:  # filled in one step: the server's threads may read it while another builds it
+        _floor.update({
+            "inserters": [RawInserter(Lead), RawInserter(Lead.tags.through, with_ids=False),
+                          RawInserter(LeadEvaluation, with_ids=False), RawInserter(Assignment),
+                          RawInserter(AuditEntry, with_ids=False)],
+            "pool": Pool.objects.get(name="Bench catch-all").pk,
+            "tags": list(Tag.objects.order_by("id").values_list("id", flat=True)[:2]),
+            "ct": ContentType.objects.get_for_model(Lead).pk})
     return _floor
 
 
 @csrf_exempt
-def floor_lead(request):
+def floor_lead(request, pool_lock=True):
+    """`pool_lock=False` (`/api/floor-leads-unlocked`): the same without the pool's lock and rotation write, the
+    pick taken from the request's company instead: what a design that never queues intakes on the pool could
+    reach at best (it does not keep caps; a measurement only)."""
     from django.db import connection
 
     from baton.assignment.services import day_bounds
@@ -103,18 +107,22 @@ def floor_lead(request):
                        + [200])
         cursor.fetchall()
     with transaction.atomic(), connection.cursor() as cursor:
-        lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
-        cursor.execute(f"SELECT rotation_last_user_id FROM assignment_pool WHERE id = %s{lock}", [setup["pool"]])
-        last = cursor.fetchone()[0]
+        last = None
+        if pool_lock:
+            lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
+            cursor.execute(f"SELECT rotation_last_user_id FROM assignment_pool WHERE id = %s{lock}", [setup["pool"]])
+            last = cursor.fetchone()[0]
         cursor.execute("SELECT m.user_id, (SELECT COUNT(*) FROM assignment_assignment a WHERE a.pool_id = m.pool_id "
                        "AND a.user_id = m.user_id AND a.kind IN ('auto', 'drain') AND a.at >= %s AND a.at < %s) "
                        "FROM assignment_poolmember m WHERE m.pool_id = %s ORDER BY m.id",
                        [connection.ops.adapt_datetimefield_value(start), connection.ops.adapt_datetimefield_value(end),
                         setup["pool"]])
         users = [r[0] for r in cursor.fetchall()]
-        position = (users.index(last) + 1) % len(users) if last in users else 0
+        position = ((users.index(last) + 1) % len(users) if last in users else 0) if pool_lock else (
+            hash(company) % len(users))
         user = users[position]
-        rotation = ("UPDATE assignment_pool SET rotation_last_user_id = %s WHERE id = %s", [user, setup["pool"]])
+        rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s WHERE id = %s", [user, setup["pool"]])
+                    ] if pool_lock else []
         row = {"company": company, "email": email, "phone": phone, "phone_norm": phone_norm, "email_norm": email_norm,
                "company_norm": company_norm, "source": source, "status": "assigned", "owner_id": user, "score": 40,
                "grade": "C", "created_at": now, "updated_at": now, "assigned_at": now, "status_changed_at": now}
@@ -134,13 +142,15 @@ def floor_lead(request):
                       "explanation": "floor"}], "lead_id", True),
                   (audit_rows, audits, "object_id", False)]
         if vendor == "postgresql":
-            pk, _ids = insert_linked(lead_rows, row, linked, also=[rotation])
+            pk, _ids = insert_linked(lead_rows, row, linked, also=rotation)
         else:
-            cursor.execute(*rotation)
+            for statement in rotation:
+                cursor.execute(*statement)
             pk = lead_rows.insert_values([row])[0]
             for inserter, rows, link, _want in linked:
                 inserter.insert_values([{**r, link: pk} for r in rows])
     return JsonResponse({"id": pk}, status=201)
 
 
-urlpatterns.append(path("api/floor-leads", floor_lead))
+urlpatterns += [path("api/floor-leads", floor_lead),
+                path("api/floor-leads-unlocked", floor_lead, {"pool_lock": False})]

@@ -10,7 +10,8 @@ then start `baton serve --no-worker` (gunicorn, 2 workers) on a free loopback po
   * bare: the same server and settings with only bench/bare_urls.py (JSON validation + one ORM insert into
     the same lead table);
   * floor (with --floor): bench/bare_urls.py's floor endpoint, the full request's database statements with fixed
-    values and none of its logic: what any implementation of the full request can reach on this stack.
+    values and none of its logic: what any implementation of the full request can reach on this stack; and
+    `unlocked`, the same statements without the pool's lock and rotation write.
 Each is loaded with 1 client and with 8 concurrent keep-alive clients (threads, http.client) for a bounded
 time and request count. Prints requests/s, p50 and p99 latency, and the ratios the issue sets as goals:
 throughput full/bare >= 0.5 at 8 clients, p99 full/bare <= 3 at 8 clients.
@@ -163,8 +164,10 @@ def run_target(label, env, args):
              {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}),
             ("bare", "bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"}),
             ("floor", "bench.bare_settings", "/api/floor-leads",
+             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}),
+            ("unlocked", "bench.bare_settings", "/api/floor-leads-unlocked",
              {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})):
-        if variant == "floor" and not args.floor:
+        if variant in ("floor", "unlocked") and not args.floor:
             continue
         port = free_port()
         proc = serve({**env, "DJANGO_SETTINGS_MODULE": settings}, port, args.serve_args.split())
@@ -187,10 +190,12 @@ def run_target(label, env, args):
         print(f"[{label}] throughput full/bare at 8 clients = {f8['rps'] / b8['rps']:.2f} (goal >= 0.5); "
               f"p99 full/bare at 8 = {f8['p99'] / b8['p99']:.2f} (goal <= 3); "
               f"p50 at 1 client: full {f1['p50']:.1f} ms, bare {b1['p50']:.1f} ms")
-    if ("floor", 8) in results and ("bare", 8) in results:
-        l8, b8 = results[("floor", 8)], results[("bare", 8)]
-        print(f"[{label}] floor (the full request's statements, no logic) / bare at 8 clients: throughput "
-              f"{l8['rps'] / b8['rps']:.2f}, p99 {l8['p99'] / b8['p99']:.2f}")
+    for variant, what in (("floor", "the full request's statements, no logic"),
+                          ("unlocked", "the same without the pool's lock")):
+        if (variant, 8) in results and ("bare", 8) in results:
+            l8, b8 = results[(variant, 8)], results[("bare", 8)]
+            print(f"[{label}] {variant} ({what}) / bare at 8 clients: throughput {l8['rps'] / b8['rps']:.2f}, "
+                  f"p99 {l8['p99'] / b8['p99']:.2f}")
     return results
 
 
@@ -201,8 +206,9 @@ def main():
     p.add_argument("--max-requests", type=int, default=20000)
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     p.add_argument("--setup", action="store_true")
-    p.add_argument("--floor", action="store_true", help="also load bench/bare_urls.py's floor endpoint: the full "
-                   "request's database statements with fixed values and none of its logic")
+    p.add_argument("--floor", action="store_true", help="also load bench/bare_urls.py's floor endpoints: the full "
+                   "request's database statements with fixed values and none of its logic, with and without the "
+                   "pool's lock")
     p.add_argument("--serve-args", default="", help="extra `baton serve` options for both servers, e.g. "
                    "'--threads 2'")
     args = p.parse_args()
