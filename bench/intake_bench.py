@@ -18,6 +18,7 @@ throughput full/bare >= 0.5 at 8 clients, p99 full/bare <= 3 at 8 clients.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -155,18 +156,48 @@ def stop(proc):
         proc.wait()
 
 
+def endpoints(token: str) -> dict:
+    """(settings module, path, headers) of each variant the benches load."""
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return {"full": ("baton.config.settings", "/api/leads", auth),
+            "bare": ("bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"}),
+            "floor": ("bench.bare_settings", "/api/floor-leads", auth),
+            "unlocked": ("bench.bare_settings", "/api/floor-leads-unlocked", auth)}
+
+
+@contextlib.contextmanager
+def target_env(db: str, pg_url: str):
+    """The environment of a server on a fresh database (SQLite in a temp dir; PostgreSQL a new database, dropped
+    after), or None when PostgreSQL is unreachable (said so)."""
+    with tempfile.TemporaryDirectory(prefix="baton_intake_") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BATON_VAR_DIR": tmp, "DJANGO_SETTINGS_MODULE":
+               "baton.config.settings", "DATABASE_URL": f"sqlite:///{tmp}/intake.sqlite3"}
+        env.pop("BATON_DEBUG", None)
+        if db == "sqlite":
+            yield env
+            return
+        import psycopg
+
+        name = f"baton_intake_{os.getpid()}"
+        try:
+            with psycopg.connect(pg_url + "/postgres", autocommit=True, connect_timeout=3) as c:
+                c.execute(f'CREATE DATABASE "{name}"')
+        except Exception as exc:
+            print(f"PostgreSQL not reachable ({exc}); skipped")
+            yield None
+            return
+        try:
+            yield {**env, "DATABASE_URL": f"{pg_url}/{name}"}
+        finally:
+            with psycopg.connect(pg_url + "/postgres", autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def run_target(label, env, args):
     token = subprocess.run([PY, __file__, "--setup"], env=env, check=True, capture_output=True,
                            text=True).stdout.strip().splitlines()[-1]
     results = {}
-    for variant, settings, path, headers in (
-            ("full", "baton.config.settings", "/api/leads",
-             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}),
-            ("bare", "bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"}),
-            ("floor", "bench.bare_settings", "/api/floor-leads",
-             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}),
-            ("unlocked", "bench.bare_settings", "/api/floor-leads-unlocked",
-             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})):
+    for variant, (settings, path, headers) in endpoints(token).items():
         if variant in ("floor", "unlocked") and not args.floor:
             continue
         port = free_port()
@@ -215,27 +246,11 @@ def main():
     if args.setup:
         return setup_child()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory(prefix="baton_intake_") as tmp:
-        base = {**os.environ, "PYTHONPATH": str(ROOT), "BATON_VAR_DIR": tmp, "DJANGO_SETTINGS_MODULE":
-                "baton.config.settings"}
-        base.pop("BATON_DEBUG", None)
-        if args.db in ("sqlite", "both"):
-            run_target("sqlite", {**base, "DATABASE_URL": f"sqlite:///{tmp}/intake.sqlite3"}, args)
-        if args.db in ("postgres", "both"):
-            import psycopg
-
-            name = f"baton_intake_{os.getpid()}"
-            try:
-                with psycopg.connect(args.pg_url + "/postgres", autocommit=True, connect_timeout=3) as c:
-                    c.execute(f'CREATE DATABASE "{name}"')
-            except Exception as exc:
-                print(f"PostgreSQL not reachable ({exc}); skipped")
-            else:
-                try:
-                    run_target("postgres", {**base, "DATABASE_URL": f"{args.pg_url}/{name}"}, args)
-                finally:
-                    with psycopg.connect(args.pg_url + "/postgres", autocommit=True) as c:
-                        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for db in ("sqlite", "postgres"):
+        if args.db in (db, "both"):
+            with target_env(db, args.pg_url) as env:
+                if env is not None:
+                    run_target(db, env, args)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -15,7 +15,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -79,51 +78,32 @@ def main():
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     args = p.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory(prefix="baton_intake_cpu_") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(bench.ROOT), "BATON_VAR_DIR": tmp,
-               "DJANGO_SETTINGS_MODULE": "baton.config.settings", "DATABASE_URL": f"sqlite:///{tmp}/intake.sqlite3"}
-        env.pop("BATON_DEBUG", None)
-        name = None
-        if args.db == "postgres":
-            import psycopg
-
-            name = f"baton_intake_cpu_{os.getpid()}"
-            with psycopg.connect(args.pg_url + "/postgres", autocommit=True) as c:
-                c.execute(f'CREATE DATABASE "{name}"')
-            env["DATABASE_URL"] = f"{args.pg_url}/{name}"
-        try:
-            token = subprocess.run([bench.PY, bench.__file__, "--setup"], env=env, check=True, capture_output=True,
-                                   text=True).stdout.strip().splitlines()[-1]
-            for variant in ("full", "bare") if args.variant == "both" else (args.variant,):
-                settings, path, headers = (
-                    ("baton.config.settings", "/api/leads",
-                     {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}) if variant == "full"
-                    else ("bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"}))
-                port = bench.free_port()
-                proc = bench.serve({**env, "DJANGO_SETTINGS_MODULE": settings}, port, args.serve_args.split())
-                try:
-                    if not bench.wait_up(port, path):
-                        print(f"{variant}: server did not start")
-                        continue
-                    bench.load(port, path, headers, 2, 1.5, 200, f"w{variant[0]}")  # warm-up
-                    server = _tree(proc.pid)
-                    postgres = _postgres_pids() if name else []
-                    s0, g0, c0 = _cpu(server), _cpu(postgres), resource.getrusage(resource.RUSAGE_SELF)
-                    r = bench.load(port, path, headers, args.clients, args.seconds, 1_000_000, f"c{variant[0]}")
-                    s1, g1, c1 = _cpu(server), _cpu(postgres), resource.getrusage(resource.RUSAGE_SELF)
-                    n = max(r["n"], 1)
-                    client = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
-                    print(f"{variant:4s} {args.clients} client(s): {r['rps']:7.1f} req/s  p99 {r['p99']:6.1f} ms  CPU "
-                          f"per request: server {1000 * (s1 - s0) / n:.2f} ms, client {1000 * client / n:.2f} ms"
-                          + (f", PostgreSQL {1000 * (g1 - g0) / n:.2f} ms" if name else ""), flush=True)
-                finally:
-                    bench.stop(proc)
-        finally:
-            if name:
-                import psycopg
-
-                with psycopg.connect(args.pg_url + "/postgres", autocommit=True) as c:
-                    c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with bench.target_env(args.db, args.pg_url) as env:
+        if env is None:
+            return
+        token = subprocess.run([bench.PY, bench.__file__, "--setup"], env=env, check=True, capture_output=True,
+                               text=True).stdout.strip().splitlines()[-1]
+        for variant in ("full", "bare") if args.variant == "both" else (args.variant,):
+            settings, path, headers = bench.endpoints(token)[variant]
+            port = bench.free_port()
+            proc = bench.serve({**env, "DJANGO_SETTINGS_MODULE": settings}, port, args.serve_args.split())
+            try:
+                if not bench.wait_up(port, path):
+                    print(f"{variant}: server did not start")
+                    continue
+                bench.load(port, path, headers, 2, 1.5, 200, f"w{variant[0]}")  # warm-up
+                server = _tree(proc.pid)
+                postgres = _postgres_pids() if args.db == "postgres" else []
+                s0, g0, c0 = _cpu(server), _cpu(postgres), resource.getrusage(resource.RUSAGE_SELF)
+                r = bench.load(port, path, headers, args.clients, args.seconds, 1_000_000, f"c{variant[0]}")
+                s1, g1, c1 = _cpu(server), _cpu(postgres), resource.getrusage(resource.RUSAGE_SELF)
+                n = max(r["n"], 1)
+                client = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+                print(f"{variant:4s} {args.clients} client(s): {r['rps']:7.1f} req/s  p99 {r['p99']:6.1f} ms  CPU "
+                      f"per request: server {1000 * (s1 - s0) / n:.2f} ms, client {1000 * client / n:.2f} ms"
+                      + (f", PostgreSQL {1000 * (g1 - g0) / n:.2f} ms" if postgres else ""), flush=True)
+            finally:
+                bench.stop(proc)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

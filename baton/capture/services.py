@@ -93,12 +93,14 @@ def lead_capture(*, data: dict, actor, source_channel: str = "", source=ChangeSo
         try:
             # Its own transaction, or a savepoint in the caller's: a refused lead leaves the caller's intact.
             return CaptureResult(lead=_create(actor, source, data, savepoint=True))
-        except (IntegrityError, ValidationFailed):
+        except (IntegrityError, ValidationFailed) as exc:
             # A concurrent capture may have committed the same (source, external id) after the lookup (the
-            # unique check refuses it, or the insert if that capture came later still): looking again finds it
-            # and merges or flags as the policy says; any other refusal is raised again by the second try.
+            # unique check refuses it with a non-field error, or the insert if that capture came later still):
+            # looking again finds it and merges or flags as the policy says. A refused field value is no race.
             # Inside a caller's transaction the error stands: retrying is the caller's call.
-            if _retry or not data.get("external_id") or transaction.get_connection().in_atomic_block:
+            field_errors = isinstance(exc, ValidationFailed) and all(name for name, _m in exc.errors)
+            if (_retry or field_errors or not data.get("external_id")
+                    or transaction.get_connection().in_atomic_block):
                 raise
             return lead_capture(data=data, actor=actor, source_channel=source_channel, source=source, _retry=True)
     existing, reasons = matches[0]

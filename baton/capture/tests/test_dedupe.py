@@ -170,6 +170,20 @@ def test_capture_that_loses_an_external_id_race_merges_into_the_winner(rep, monk
     assert Lead.objects.count() == 1 and Lead.objects.get().email == "late@x.cn"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_value_is_not_taken_for_a_race(rep, monkeypatch):
+    """A lead refused for a field's value answers with that field at once: no second lookup, nothing written."""
+    from baton.capture import services
+    from baton.core.errors import ValidationFailed
+
+    real_lookup, lookups = services.lead_find_duplicates, []
+    monkeypatch.setattr(services, "lead_find_duplicates", lambda data, **kw: lookups.append(1) or real_lookup(data, **kw))
+    with pytest.raises(ValidationFailed) as refused:
+        lead_capture(data={"source": "api", "external_id": "CRM-8", "email": "not an e-mail"}, actor=rep)
+    assert [field for field, _m in refused.value.errors] == ["email"]
+    assert len(lookups) == 1 and not Lead.objects.exists()
+
+
 @pytest.mark.django_db
 def test_default_policy_row_applies_to_sources_without_their_own(rep):
     DedupePolicy.objects.create(source="", action=DedupePolicy.Action.MERGE)
