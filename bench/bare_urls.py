@@ -76,10 +76,13 @@ def _floor_setup():
 
 
 @csrf_exempt
-def floor_lead(request, pool_lock=True):
+def floor_lead(request, pool_lock=True, minimal=False):
     """`pool_lock=False` (`/api/floor-leads-unlocked`): the same without the pool's lock and rotation write, the
     pick taken from the request's company instead: what a design that never queues intakes on the pool could
-    reach at best (it does not keep caps; a measurement only)."""
+    reach at best (it does not keep caps; a measurement only).
+    `minimal=True` (`/api/floor-leads-minimal`): only what the issue's own list of steps cannot do without
+    (token read, duplicate lookups, then the lead and one audit row in one transaction): no pool, members,
+    tags, evaluation or assignment row at all. A lower bound for any implementation, whatever it stores."""
     from django.db import connection
 
     from baton.assignment.services import day_bounds
@@ -106,6 +109,8 @@ def floor_lead(request, pool_lock=True):
         cursor.execute(sql["candidates"], ([prefix, prefix + "\U0010ffff"] if vendor == "sqlite" else [prefix + "%"])
                        + [200])
         cursor.fetchall()
+    if minimal:
+        return _floor_minimal(setup, company, email, phone, source, phone_norm, email_norm, company_norm, now)
     with transaction.atomic(), connection.cursor() as cursor:
         last = None
         if pool_lock:
@@ -152,5 +157,26 @@ def floor_lead(request, pool_lock=True):
     return JsonResponse({"id": pk}, status=201)
 
 
+def _floor_minimal(setup, company, email, phone, source, phone_norm, email_norm, company_norm, now):
+    from django.db import connection
+
+    from baton.core.rawsql import insert_linked
+
+    lead_rows, _tags, _evaluations, _assignments, audit_rows = setup["inserters"]
+    row = {"company": company, "email": email, "phone": phone, "phone_norm": phone_norm, "email_norm": email_norm,
+           "company_norm": company_norm, "source": source, "status": "new", "score": 40, "grade": "C",
+           "created_at": now, "updated_at": now, "status_changed_at": now}
+    audit = {"at": now, "actor_id": None, "source": "api", "action": "create", "content_type_id": setup["ct"],
+             "object_id": None, "object_repr": company, "changes": {"company": [None, company]}, "message": ""}
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            pk, _ids = insert_linked(lead_rows, row, [(audit_rows, [audit], "object_id", False)])
+        else:
+            pk = lead_rows.insert_values([row])[0]
+            audit_rows.insert_values([{**audit, "object_id": pk}])
+    return JsonResponse({"id": pk}, status=201)
+
+
 urlpatterns += [path("api/floor-leads", floor_lead),
-                path("api/floor-leads-unlocked", floor_lead, {"pool_lock": False})]
+                path("api/floor-leads-unlocked", floor_lead, {"pool_lock": False}),
+                path("api/floor-leads-minimal", floor_lead, {"minimal": True})]

@@ -10,8 +10,10 @@ then start `baton serve --no-worker` (gunicorn, 2 workers) on a free loopback po
   * bare: the same server and settings with only bench/bare_urls.py (JSON validation + one ORM insert into
     the same lead table);
   * floor (with --floor): bench/bare_urls.py's floor endpoint, the full request's database statements with fixed
-    values and none of its logic: what any implementation of the full request can reach on this stack; and
-    `unlocked`, the same statements without the pool's lock and rotation write.
+    values and none of its logic: what any implementation of the full request can reach on this stack;
+    `unlocked`, the same statements without the pool's lock and rotation write; and `minimal`, only the token
+    read, the duplicate lookups and the lead with one audit row (no assignment, tags or score stored): a lower
+    bound for any implementation of the issue's list of steps, whatever it chooses to store.
 Each is loaded with 1 client and with 8 concurrent keep-alive clients (threads, http.client) for a bounded
 time and request count. Prints requests/s, p50 and p99 latency, and the ratios the issue sets as goals:
 throughput full/bare >= 0.5 at 8 clients, p99 full/bare <= 3 at 8 clients.
@@ -162,7 +164,8 @@ def endpoints(token: str) -> dict:
     return {"full": ("baton.config.settings", "/api/leads", auth),
             "bare": ("bench.bare_settings", "/api/bare-leads", {"Content-Type": "application/json"}),
             "floor": ("bench.bare_settings", "/api/floor-leads", auth),
-            "unlocked": ("bench.bare_settings", "/api/floor-leads-unlocked", auth)}
+            "unlocked": ("bench.bare_settings", "/api/floor-leads-unlocked", auth),
+            "minimal": ("bench.bare_settings", "/api/floor-leads-minimal", auth)}
 
 
 @contextlib.contextmanager
@@ -198,7 +201,7 @@ def run_target(label, env, args):
                            text=True).stdout.strip().splitlines()[-1]
     results = {}
     for variant, (settings, path, headers) in endpoints(token).items():
-        if variant in ("floor", "unlocked") and not args.floor:
+        if variant in ("floor", "unlocked", "minimal") and not args.floor:
             continue
         port = free_port()
         proc = serve({**env, "DJANGO_SETTINGS_MODULE": settings}, port, args.serve_args.split())
@@ -222,7 +225,8 @@ def run_target(label, env, args):
               f"p99 full/bare at 8 = {f8['p99'] / b8['p99']:.2f} (goal <= 3); "
               f"p50 at 1 client: full {f1['p50']:.1f} ms, bare {b1['p50']:.1f} ms")
     for variant, what in (("floor", "the full request's statements, no logic"),
-                          ("unlocked", "the same without the pool's lock")):
+                          ("unlocked", "the same without the pool's lock"),
+                          ("minimal", "token, duplicate lookups, lead + one audit row: no assignment at all")):
         if (variant, 8) in results and ("bare", 8) in results:
             l8, b8 = results[(variant, 8)], results[("bare", 8)]
             print(f"[{label}] {variant} ({what}) / bare at 8 clients: throughput {l8['rps'] / b8['rps']:.2f}, "

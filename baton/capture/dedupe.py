@@ -6,6 +6,7 @@ duplicate lookups are indexed equality or prefix queries, never full scans.
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 from rapidfuzz import fuzz
@@ -24,8 +25,10 @@ _ANY_SUFFIX = _CN_SUFFIXES + tuple(" " + s for s in _EN_SUFFIXES)
 _NON_WORD = re.compile(r"[^\w]+")
 
 
+@lru_cache(maxsize=1024)
 def normalise_phone(raw: str | None, region: str = DEFAULT_REGION) -> str:
-    """E.164 ("+8613800138000") for anything phonenumbers can parse; else the bare digits; else ""."""
+    """E.164 ("+8613800138000") for anything phonenumbers can parse; else the bare digits; else "".
+    Kept per process: a capture normalises the same number for its duplicate lookup and again for the row."""
     raw = (raw or "").strip()
     if not raw:
         return ""
