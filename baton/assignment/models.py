@@ -40,6 +40,11 @@ class Pool(models.Model):
     # Rotation state, changed only while the pool row is locked.
     rotation_last_user_id = models.BigIntegerField(null=True, blank=True, editable=False)
     weighted_state = models.JSONField(default=dict, blank=True, editable=False)
+    # Today's capped assignments per member ({"<user id>": n}) on `counts_day`, kept with the rotation: the
+    # statement that locks the pool returns them, so an intake counts nothing while it holds the lock. A new
+    # day starts from the day's assignment rows (`assignment.services.pool_candidates`).
+    counts_day = models.DateField(null=True, blank=True, editable=False)
+    day_counts = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("assignment pool")

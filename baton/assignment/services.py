@@ -124,102 +124,114 @@ def _once(key, build):
 _MEMBER_FIELDS = ("id", "weight", "daily_cap", "active")
 
 
-def _members_read(counting: bool):
+def _members_read():
     """(SQL, converters, user attnames) of the fixed members' read. Columns: `_MEMBER_FIELDS`, the user's
-    concrete fields, today's capped count (0 when not `counting`), absent today. Parameters: (pool id, kinds,
-    start, end when `counting`), today, today, pool id."""
+    concrete fields, absent today. Parameters: today, today, pool id."""
     qn = connection.ops.quote_name
-    m, u, a, x = (qn(model._meta.db_table) for model in (PoolMember, User, Assignment, MemberAbsence))
+    m, u, x = (qn(model._meta.db_table) for model in (PoolMember, User, MemberAbsence))
 
     def col(table, model, name):
         return f"{table}.{qn(model._meta.get_field(name).column)}"
 
     fields = [PoolMember._meta.get_field(name) for name in _MEMBER_FIELDS] + list(User._meta.concrete_fields)
     member_user = col(m, PoolMember, "user")
-    counted = "0"
-    if counting:
-        counted = (f"(SELECT COUNT(*) FROM {a} WHERE {col(a, Assignment, 'pool')} = %s "
-                   f"AND {col(a, Assignment, 'user')} = {member_user} "
-                   f"AND {col(a, Assignment, 'kind')} IN ({', '.join(['%s'] * len(CAPPED_KINDS))}) "
-                   f"AND {col(a, Assignment, 'at')} >= %s AND {col(a, Assignment, 'at')} < %s)")
     absent = (f"EXISTS(SELECT 1 FROM {x} WHERE {col(x, MemberAbsence, 'user')} = {member_user} "
               f"AND {col(x, MemberAbsence, 'date_from')} <= %s AND {col(x, MemberAbsence, 'date_to')} >= %s)")
-    columns = ", ".join([*(f"{qn(f.model._meta.db_table)}.{qn(f.column)}" for f in fields), counted, absent])
+    columns = ", ".join([*(f"{qn(f.model._meta.db_table)}.{qn(f.column)}" for f in fields), absent])
     sql = (f"SELECT {columns} FROM {m} INNER JOIN {u} ON {col(u, User, 'id')} = {member_user} "
            f"WHERE {col(m, PoolMember, 'pool')} = %s ORDER BY {col(m, PoolMember, 'id')}")
     return sql, rawread.converters(fields), [f.attname for f in User._meta.concrete_fields]
 
 
-def pool_candidates(pool: Pool, *, count_today=None) -> list[Candidate]:
-    """The pool's members in rotation order (fixed members, then dynamic ones), with today's availability.
-    `count_today(pool, user_ids, start, end) -> {user id: n}` replaces the count queries: the bulk import
-    keeps the counts of its long run up to date itself instead of recounting the whole day per chunk.
-    Counts are exact for a caller holding the pool's row lock (`pool_lock`)."""
+def pool_members(pool: Pool) -> list[tuple[Candidate, bool]]:
+    """The pool's members in rotation order (fixed members, then dynamic ones), each with whether they are
+    absent today; no counts. Membership is configuration: an intake reads it before it locks the pool."""
     today = clock.today()
-    start, end = day_bounds(today)
-
-    def counted(**users):  # assignments that use today's capacity
-        return Assignment.objects.filter(pool=pool, kind__in=CAPPED_KINDS, at__gte=start, at__lt=end, **users)
-
-    def away(**users):
-        return MemberAbsence.objects.filter(date_from__lte=today, date_to__gte=today, **users)
-
-    # Fixed members with today's count and absence in one statement. It runs on every intake, so it is
-    # written by hand: compiling the ORM query and building its rows cost many times the query itself.
-    counting = count_today is None
-    sql, converters, user_fields = _once(("members", counting), lambda: _members_read(counting))
+    # Fixed members with today's absence in one statement. It runs on every intake, so it is written by
+    # hand: compiling the ORM query and building its rows cost many times the query itself.
+    sql, converters, user_fields = _once("members", _members_read)
     ops = connection.ops
-    params = [pool.pk, *CAPPED_KINDS, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)
-              ] if counting else []
-    params += [ops.adapt_datefield_value(today), ops.adapt_datefield_value(today), pool.pk]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [ops.adapt_datefield_value(today), ops.adapt_datefield_value(today), pool.pk])
         rows = cursor.fetchall()
-    out, known = [], {}
+    out = []
     for row in rows:
         member_id, weight, cap, active, *values = rawread.convert(row, converters)
-        user = User.from_db(connection.alias, user_fields, values[:-2])
-        out.append(Candidate(user=user, weight=weight, cap=cap, active=active, member_id=member_id))
-        known[user.pk] = (values[-2], bool(values[-1]))  # SQLite's EXISTS gives 0 or 1
+        user = User.from_db(connection.alias, user_fields, values[:-1])
+        out.append((Candidate(user=user, weight=weight, cap=cap, active=active, member_id=member_id),
+                    bool(values[-1])))  # SQLite's EXISTS gives 0 or 1
     rule = pool.dynamic_rule or {}
     if rule.get("kind") == "top_newcomers":
-        seen = {c.user.pk for c in out}
+        seen = {c.user.pk for c, _absent in out}
         extra = _newcomers_ranked(pool, rule)
         extra += list(User.objects.filter(pk__in=rule.get("plus_users") or []).order_by("id"))
+        dynamic = []
         for user in extra:
             if user.pk not in seen:
                 seen.add(user.pk)
-                out.append(Candidate(user=user, weight=int(rule.get("weight", 1)),
-                                     cap=int(rule.get("daily_cap", 8)), active=True))
-    counts = None
+                dynamic.append(Candidate(user=user, weight=int(rule.get("weight", 1)),
+                                         cap=int(rule.get("daily_cap", 8)), active=True))
+        if dynamic:
+            away = set(MemberAbsence.objects.filter(date_from__lte=today, date_to__gte=today,
+                                                    user__in=[c.user.pk for c in dynamic])
+                       .values_list("user", flat=True))
+            out += [(c, c.user.pk in away) for c in dynamic]
+    return out
+
+
+def _counted_today(pool: Pool, user_ids: list, start, end) -> dict:
+    """{user id: capped assignments of `pool` today}, from the assignment rows."""
+    return dict(Assignment.objects.filter(pool=pool, user__in=user_ids, kind__in=CAPPED_KINDS, at__gte=start,
+                                          at__lt=end).values("user").annotate(n=Count("id"))
+                .values_list("user", "n"))
+
+
+def pool_candidates(pool: Pool, *, count_today=None, members=None) -> list[Candidate]:
+    """`pool_members` (or `members`, read by the caller) with today's counts and availability.
+
+    Counts come from the pool's own `day_counts` when they are today's; else from today's assignment rows, and
+    they then become the pool's `day_counts` (saved with its rotation by whoever picks). They are exact for a
+    caller holding the pool's row lock (`pool_lock`), which re-reads them. `count_today(pool, user_ids, start,
+    end) -> {user id: n}` replaces both: the bulk import keeps the counts of its long run up to date itself."""
+    members = pool_members(pool) if members is None else members
+    # New candidates each call: the caller's `members` may be reused, and picks change `today`.
+    out = [(copy.copy(c), absent) for c, absent in members]
+    ids = [c.user.pk for c, _absent in out]
+    today = clock.today()
     if count_today is not None:
-        counts = count_today(pool, [c.user.pk for c in out], start, end)
-        known = {pk: (counts.get(pk, 0), absent) for pk, (_n, absent) in known.items()}
-    dynamic = [c.user.pk for c in out if c.user.pk not in known]
-    if dynamic:
-        if counts is None:
-            counts = dict(counted(user__in=dynamic).values("user").annotate(n=Count("id")).values_list("user", "n"))
-        absent = set(away(user__in=dynamic).values_list("user", flat=True))
-        for pk in dynamic:
-            known[pk] = (counts.get(pk, 0), pk in absent)
-    for c in out:
-        c.today, absent_today = known[c.user.pk]
+        counts = count_today(pool, ids, *day_bounds(today))
+    elif pool.counts_day == today and all(str(pk) in pool.day_counts for pk in ids):
+        counts = {pk: pool.day_counts[str(pk)] for pk in ids}
+    else:  # the day's first pick (or a member new today): count the rows once, keep the counts on the pool
+        counts = _counted_today(pool, ids, *day_bounds(today))
+        kept = pool.day_counts if pool.counts_day == today else {}
+        pool.counts_day, pool.day_counts = today, {**kept, **{str(pk): counts.get(pk, 0) for pk in ids}}
+    for c, absent_today in out:
+        c.today = counts.get(c.user.pk, 0)
         if not c.active or not c.user.is_active:
             c.unavailable = "inactive"
         elif absent_today:
             c.unavailable = "absent"
         elif c.today >= c.cap:
             c.unavailable = "capped"
-    return out
+    return [c for c, _absent in out]
+
+
+def _count_pick(pool: Pool, pick: "Pick") -> None:
+    """Record a capped assignment (automatic or from the backlog) in the pool's `day_counts`; the caller saves
+    them with the rotation, in the transaction that writes the assignment."""
+    key = str(pick.user.pk)
+    pool.day_counts = {**pool.day_counts, key: pool.day_counts.get(key, 0) + 1}
 
 
 def _skip(c: Candidate) -> dict:
     return {"user": c.user.pk, "name": str(c.user), "reason": c.unavailable, "today": c.today, "cap": c.cap}
 
 
-def _pick(pool: Pool) -> Pick:
-    """Choose the next member by the pool's strategy; updates the rotation state on `pool` (caller saves)."""
-    cands = pool_candidates(pool)
+def _pick(pool: Pool, members=None) -> Pick:
+    """Choose the next member by the pool's strategy; updates the rotation state on `pool` (caller saves).
+    `members`: `pool_members(pool)`, read by the caller before it locked the pool."""
+    cands = pool_candidates(pool, members=members)
     pick = Pick(candidates=cands)
     if not cands:
         return pick
@@ -280,7 +292,8 @@ def _explain(pool: Pool, pick: Pick) -> str:
     return " ".join(parts)
 
 
-_ROTATION = ("rotation_last_user_id", "weighted_state")
+# The pool's run-time state: read under its lock by `pool_lock`, written back with each pick.
+ROTATION_FIELDS = ["rotation_last_user_id", "weighted_state", "counts_day", "day_counts"]
 
 
 def pool_lock(pool: Pool) -> Pool:
@@ -289,7 +302,7 @@ def pool_lock(pool: Pool) -> Pool:
     come from the per-process cache, whose objects threads share and nobody may change."""
     def build():
         qn = connection.ops.quote_name
-        fields = [Pool._meta.get_field(name) for name in _ROTATION]
+        fields = [Pool._meta.get_field(name) for name in ROTATION_FIELDS]
         sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Pool._meta.db_table)} "
                f"WHERE {qn(Pool._meta.pk.column)} = %s")
         # NO KEY UPDATE: the lock the rotation write takes anyway. Unlike FOR UPDATE it lets other
@@ -307,7 +320,8 @@ def pool_lock(pool: Pool) -> Pool:
     if row is None:
         raise Pool.DoesNotExist("Pool matching query does not exist.")
     pool = copy.copy(pool)
-    pool.rotation_last_user_id, pool.weighted_state = rawread.convert(row, converters)
+    pool.rotation_last_user_id, pool.weighted_state, pool.counts_day, pool.day_counts = rawread.convert(
+        row, converters)
     return pool
 
 
@@ -315,7 +329,7 @@ def pool_rotation_statement(pool: Pool) -> tuple[str, list]:
     """(SQL, parameters) writing the rotation state `_pick` left on `pool` (locked with `pool_lock`):
     `save(update_fields=...)` without the ORM's query building (the configuration cache ignores these fields'
     saves anyway). The express intake sends it in its insert statement on PostgreSQL."""
-    fields = [Pool._meta.get_field(name) for name in _ROTATION]
+    fields = [Pool._meta.get_field(name) for name in ROTATION_FIELDS]
 
     def build():
         qn = connection.ops.quote_name
@@ -408,9 +422,11 @@ def assignment_decide(lead, config_token: str | None = None, *, save_rotation: b
                 break
             return Decision(Assignment.Kind.NURTURE, pool=pool, explanation=_(
                 "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name})
+        members = pool_members(pool)  # before the lock: other intakes into the pool need not wait for it
         pool = pool_lock(pool)
-        pick = _pick(pool)
+        pick = _pick(pool, members)
         if pick.user is not None:
+            _count_pick(pool, pick)
             if save_rotation:
                 pool_rotation_save(pool)
             return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick,
@@ -484,7 +500,8 @@ def pool_drain_backlog(pool: Pool, *, source=ChangeSource.JOB) -> int:
             pick = _pick(pool)
             if pick.user is None:
                 break
-            pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
+            _count_pick(pool, pick)
+            pool.save(update_fields=ROTATION_FIELDS)
             waited = _("Waited in the backlog since %(since)s.") % {
                 "since": timezone.localtime(entry.since).strftime("%Y-%m-%d %H:%M")}
             _give(lead=lead, pool=pool, pick=pick, kind=Assignment.Kind.DRAIN, source=source,
@@ -545,7 +562,7 @@ def lead_reassign(*, lead: Lead, actor, reason_code: str, to_user: User | None =
         pick = _pick(pool)
         if pick.user is None:
             raise Conflict(_explain(pool, pick), code="nobody_available")
-        pool.save(update_fields=["rotation_last_user_id", "weighted_state"])
+        pool.save(update_fields=ROTATION_FIELDS)  # a manager's pick uses no capacity: counts unchanged
         explanation = _("Reassigned by %(actor)s through a pool: %(reason)s.") % {
             "actor": actor or _("system"), "reason": reason.label} + " " + _explain(pool, pick)
         return _give(lead=lead, pool=pool, pick=pick, kind=Assignment.Kind.MANUAL, source=source, actor=actor,

@@ -24,7 +24,7 @@ WATCHED: dict[str, frozenset] = {
     "rules.scoringrule": frozenset(),
     "rules.gradebands": frozenset(),
     "conditions.customfield": frozenset(),
-    "assignment.pool": frozenset({"rotation_last_user_id", "weighted_state"}),
+    "assignment.pool": frozenset({"rotation_last_user_id", "weighted_state", "counts_day", "day_counts"}),
     "sla.slapolicy": frozenset({"scanned_until"}),
     "sla.holidayoverride": frozenset(),
     "capture.dedupepolicy": frozenset(),

@@ -422,8 +422,15 @@ class BulkAssigner:
     def end_chunk(self):
         if not self.enabled:
             return
+        from baton.assignment.services import ROTATION_FIELDS
+
+        today = clock.today()
         for p in self.pools:
-            p.save(update_fields=["rotation_last_user_id", "weighted_state"])
+            # The chunk's counts (from the rows, its own and anyone else's) become the pool's for the day.
+            if p.counts_day != today:
+                p.counts_day, p.day_counts = today, {}
+            p.day_counts = {**p.day_counts, **{str(c.user.pk): c.today for c in self.cands.get(p.pk, [])}}
+            p.save(update_fields=ROTATION_FIELDS)
 
 
 class LeadPipeline:

@@ -249,3 +249,30 @@ def test_caps_count_assignments_made_elsewhere_while_the_import_runs(importer, m
     # rep 0 takes 3 (its cap), rep 1 takes 2 + the lead given elsewhere = 3; the rest waits in the backlog
     assert owners.count(reps[0].pk) == 3 and owners.count(reps[1].pk) == 2 and owners.count(None) == 3
     assert Assignment.objects.filter(kind="backlog").count() == 3
+
+
+def test_an_import_leaves_the_days_counts_on_the_pool_for_later_intakes(importer):
+    """Leads imported in the morning use the reps' daily caps: a web-form lead later that day finds them
+    counted (the pool's kept counts equal the day's assignment rows)."""
+    from collections import Counter
+
+    from baton.assignment.models import Assignment, Pool, PoolMember
+    from baton.assignment.services import CAPPED_KINDS, lead_auto_assign
+    from baton.core import clock
+
+    pool = Pool.objects.create(name="All", strategy="round_robin")
+    reps = [f.user(roles=("rep",)) for _ in range(2)]
+    for rep in reps:
+        PoolMember.objects.create(pool=pool, user=rep, daily_cap=2)
+    content = _csv([HEADER] + [[f"C{i}", f"1380013800{i}", "", "referral", "300000"] for i in range(3)])
+    with clock.frozen("2026-03-02T09:00:00"):
+        assert _run(importer, content, COLUMNS, chunk=2).accepted == 3
+        pool.refresh_from_db()
+        rows = Counter(Assignment.objects.filter(pool=pool, kind__in=CAPPED_KINDS).values_list("user_id", flat=True))
+        assert pool.day_counts == {str(pk): n for pk, n in rows.items()} and sorted(rows.values()) == [1, 2]
+        later = f.lead(company="From the web form")
+        lead_auto_assign(lead=later)
+        later.refresh_from_db()
+        assert later.owner_id == min(rows, key=rows.get)  # the rep with one import lead takes it
+        last = f.lead(company="Another web form")
+        assert lead_auto_assign(lead=last).kind == "backlog"  # both reps at their cap of 2

@@ -1,0 +1,68 @@
+"""A pool keeps today's capped count of each member beside its rotation (`Pool.day_counts`), so the intake reads
+them with the pool's lock instead of counting the day's assignments while it holds the lock. Whatever path made
+the assignments, the kept counts must be what the assignment rows say, and the caps must hold on them."""
+
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from baton.assignment import selectors, services
+from baton.assignment.models import Assignment, Pool, PoolBacklog
+from baton.assignment.tests.test_assignment import MONDAY, assign, make_pool
+from baton.core import clock
+from baton.core.models import ChangeSource
+from baton.core.testing import factories as f
+from baton.leads.services import lead_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _capped_rows_today(pool) -> dict:
+    start, end = services.day_bounds()
+    rows = Assignment.objects.filter(pool=pool, kind__in=services.CAPPED_KINDS, at__gte=start, at__lt=end)
+    return {str(user_id): n for user_id, n in Counter(rows.values_list("user_id", flat=True)).items()}
+
+
+def _web_lead(n, actor):  # the API's capture shape, by a company-wide caller: the express write
+    return lead_create(actor=actor, source=ChangeSource.API, company=f"公司{n}", phone=f"1390000{n:04d}")
+
+
+def test_kept_counts_follow_every_path_and_a_managers_pick_uses_no_capacity():
+    pool, users = make_pool(3, caps=[2, 8, 8])
+    manager = f.user(roles=("ops",))  # sees every lead and the board
+    with clock.frozen(MONDAY):
+        leads = [_web_lead(n, manager) for n in range(4)]  # express: rep0, rep1, rep2, rep0
+        assert [lead.owner for lead in leads] == [users[0], users[1], users[2], users[0]]
+        assign()  # general path (`lead_auto_assign`): rep1
+        services.lead_reassign(lead=leads[0], actor=manager, pool=pool, reason_code="workload")
+        pool.refresh_from_db()
+        assert pool.counts_day == date(2026, 3, 2)
+        assert pool.day_counts == _capped_rows_today(pool) == {
+            str(users[0].pk): 2, str(users[1].pk): 2, str(users[2].pk): 1}
+        # the manager's pick (rep2) moved the rotation; rep0, at the cap of 2 on the kept counts, is skipped
+        assert [assign()[0].owner for _ in range(2)] == [users[1], users[2]]
+        board = selectors.assignment_board(user=manager)
+        assert [(m["today"], m["status"]) for m in board["pools"][0]["members"]] == [
+            (2, "capped"), (3, ""), (2, "")]
+
+
+def test_a_new_day_starts_from_the_rows_and_a_drain_counts():
+    pool, users = make_pool(1, caps=[1])
+    with clock.frozen(MONDAY):
+        assign()
+        waiting, result = assign()
+        assert result.kind == "backlog"
+    # assignments written outside the engine before the day's first pick are counted too
+    Assignment.objects.create(lead=f.lead(), pool=pool, user=users[0], kind="auto", at=clock.parse_now(
+        "2026-03-03T07:00:00"))
+    with clock.frozen("2026-03-03T08:00:00"):
+        assert services.pools_drain_all() == 0  # the row above used Tuesday's only place
+        Pool.objects.filter(pk=pool.pk).update(counts_day=None)  # as after an upgrade: no kept counts yet
+    with clock.frozen("2026-03-04T08:00:00"):
+        assert services.pools_drain_all() == 1
+        pool.refresh_from_db()
+        assert pool.day_counts == _capped_rows_today(pool) == {str(users[0].pk): 1}
+    assert not PoolBacklog.objects.exists()
+    waiting.refresh_from_db()
+    assert waiting.owner == users[0]
