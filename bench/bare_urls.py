@@ -48,10 +48,10 @@ urlpatterns = [path("api/bare-leads", bare_lead)]
 
 
 # --- The floor: a full intake's database work with none of its logic --------------------------------------
-# Same statements as `POST /api/leads` on the shipped defaults (token read, duplicate lookup, pool lock, members
-# with today's counts, the rotation, the lead with its tags, evaluation, assignment and three audit rows, one
-# transaction), with fixed values instead of validation, rules, decisions and the JSON answer. Its ratio to the
-# bare endpoint bounds what any implementation of the full request can reach on this stack.
+# Same statements as `POST /api/leads` on the shipped defaults (token read, duplicate lookup, members, pool lock
+# with today's counts, the rotation and counts, the lead with its tags, evaluation, assignment and three audit
+# rows, one transaction), with fixed values instead of validation, rules, decisions and the JSON answer. Its ratio
+# to the bare endpoint bounds what any implementation of the full request can reach on this stack.
 _floor: dict = {}
 
 
@@ -97,7 +97,7 @@ def floor_lead(request, pool_lock=True, minimal=False):
     setup, now, vendor = _floor_setup(), clock.now(), connection.vendor
     sql = _statements(vendor)
     phone_norm, email_norm, company_norm = "+86" + phone, email.lower(), company[:12]
-    start, end = day_bounds()
+    start, _end = day_bounds()
     with connection.cursor() as cursor:
         cursor.execute(_token_statement(vendor), [hash_token(request.headers.get("Authorization", "")[7:])])
         if cursor.fetchone() is None:
@@ -112,22 +112,24 @@ def floor_lead(request, pool_lock=True, minimal=False):
     if minimal:
         return _floor_minimal(setup, company, email, phone, source, phone_norm, email_norm, company_norm, now)
     with transaction.atomic(), connection.cursor() as cursor:
-        last = None
+        # members before the lock, today's counts with it (as `assignment.services.assignment_decide`)
+        cursor.execute("SELECT m.user_id, EXISTS(SELECT 1 FROM assignment_memberabsence x WHERE x.user_id = "
+                       "m.user_id AND x.date_from <= %s AND x.date_to >= %s) FROM assignment_poolmember m "
+                       "WHERE m.pool_id = %s ORDER BY m.id", [start.date(), start.date(), setup["pool"]])
+        users = [r[0] for r in cursor.fetchall()]
+        last, counts = None, {}
         if pool_lock:
             lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
-            cursor.execute(f"SELECT rotation_last_user_id FROM assignment_pool WHERE id = %s{lock}", [setup["pool"]])
-            last = cursor.fetchone()[0]
-        cursor.execute("SELECT m.user_id, (SELECT COUNT(*) FROM assignment_assignment a WHERE a.pool_id = m.pool_id "
-                       "AND a.user_id = m.user_id AND a.kind IN ('auto', 'drain') AND a.at >= %s AND a.at < %s) "
-                       "FROM assignment_poolmember m WHERE m.pool_id = %s ORDER BY m.id",
-                       [connection.ops.adapt_datetimefield_value(start), connection.ops.adapt_datetimefield_value(end),
-                        setup["pool"]])
-        users = [r[0] for r in cursor.fetchall()]
+            cursor.execute(f"SELECT rotation_last_user_id, day_counts FROM assignment_pool WHERE id = %s{lock}",
+                           [setup["pool"]])
+            last, counts = cursor.fetchone()
+            counts = json.loads(counts) if isinstance(counts, str) else counts
         position = ((users.index(last) + 1) % len(users) if last in users else 0) if pool_lock else (
             hash(company) % len(users))
         user = users[position]
-        rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s WHERE id = %s", [user, setup["pool"]])
-                    ] if pool_lock else []
+        counts = {**counts, str(user): counts.get(str(user), 0) + 1}
+        rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s WHERE id = %s",
+                     [user, json.dumps(counts), setup["pool"]])] if pool_lock else []
         row = {"company": company, "email": email, "phone": phone, "phone_norm": phone_norm, "email_norm": email_norm,
                "company_norm": company_norm, "source": source, "status": "assigned", "owner_id": user, "score": 40,
                "grade": "C", "created_at": now, "updated_at": now, "assigned_at": now, "status_changed_at": now}
