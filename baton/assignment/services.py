@@ -2,8 +2,10 @@
 
 Concurrency: an assignment locks the lead row, then the pool row (`pool_lock`), so on PostgreSQL two intakes
 into one pool queue up and the second reads the first's counts; on SQLite every transaction already takes the
-write lock up front (IMMEDIATE). A member's capped count is per pool, so the pool's lock covers it: member rows
-are not locked. Pools are locked in (priority, id) order, so two assignments never wait on each other in a cycle.
+write lock up front (IMMEDIATE). A member's capped count is per pool and kept on the pool's row (`day_counts`,
+written with the rotation), so the pool's lock covers it and the lock statement itself returns it: member rows
+are neither locked nor counted under the lock. Pools are locked in (priority, id) order, so two assignments
+never wait on each other in a cycle.
 """
 
 import copy
