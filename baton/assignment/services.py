@@ -409,11 +409,22 @@ class Decision:
     skipped: list = field(default_factory=list)
 
 
-def assignment_decide(lead, config_token: str | None = None, *, save_rotation: bool = True) -> Decision:
+def assignment_members_first(lead, config_token: str | None = None) -> dict:
+    """{pool id: `pool_members`} of the first pool `assignment_decide` will try for `lead`, read ahead by a
+    caller before its transaction starts (on SQLite a transaction holds the one write lock from its start)."""
+    for pool in _eligible_pools(lead, config_token):
+        return {} if pool.action == PoolAction.NURTURE else {pool.pk: pool_members(pool)}
+    return {}
+
+
+def assignment_decide(lead, config_token: str | None = None, *, save_rotation: bool = True,
+                      members: dict | None = None) -> Decision:
     """Choose the pool and member for `lead` (a Lead, or a `leads.unsaved.RowView` of one about to be
     inserted). Locks each pool it tries and stores the rotation of the pool that picks (call it inside the
     transaction that writes the decision); writes nothing about the lead itself. `save_rotation=False`: the
-    caller writes `pool_rotation_statement(decision.pool)` itself, in that transaction."""
+    caller writes `pool_rotation_statement(decision.pool)` itself, in that transaction. `members`: from
+    `assignment_members_first`, read ahead."""
+    members_ahead = members or {}
     pools = _eligible_pools(lead, config_token)
     if not pools:
         return Decision(Assignment.Kind.UNMATCHED, explanation=_("No active pool accepts this lead."))
@@ -424,7 +435,8 @@ def assignment_decide(lead, config_token: str | None = None, *, save_rotation: b
                 break
             return Decision(Assignment.Kind.NURTURE, pool=pool, explanation=_(
                 "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name})
-        members = pool_members(pool)  # before the lock: other intakes into the pool need not wait for it
+        # before the lock: other intakes into the pool need not wait for it
+        members = members_ahead.get(pool.pk) or pool_members(pool)
         pool = pool_lock(pool)
         pick = _pick(pool, members)
         if pick.user is not None:

@@ -53,6 +53,7 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
     from baton.assignment.models import Assignment, PoolBacklog
     from baton.assignment.services import (
         assignment_decide,
+        assignment_members_first,
         explained_new_lead,
         pool_rotation_save,
         pool_rotation_statement,
@@ -98,11 +99,13 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
                   "tag_explanation": ev["tag_explanation"], "auto_tags": sorted({t.name for t in ev["tags"]}),
                   "raw_score": ev["raw"], "grade_bands_version": rules.bands.version, "evaluated_at": now}
 
+    members = assignment_members_first(view, token)
+
     # On PostgreSQL, from here to the commit, concurrent intakes into the pool wait: only the decision's own
     # work is left (the pool's rotation is written with the rows, in one statement).
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(savepoint=savepoint):
-        decision = assignment_decide(view, token, save_rotation=False)
+        decision = assignment_decide(view, token, save_rotation=False, members=members)
         assigned = _assignment_changes(lead, decision, now)
         if assigned:  # written by the engine for the company, like lead_auto_assign's
             audit_rows.append(audit_values(lead, actor=None, source=ChangeSource.SYSTEM,
