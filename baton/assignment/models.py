@@ -42,7 +42,9 @@ class Pool(models.Model):
     weighted_state = models.JSONField(default=dict, blank=True, editable=False)
     # Today's capped assignments per member ({"<user id>": n}) on `counts_day`, kept with the rotation: the
     # statement that locks the pool returns them, so an intake counts nothing while it holds the lock. A new
-    # day starts from the day's assignment rows (`assignment.services.pool_candidates`).
+    # day starts from the day's assignment rows (`assignment.services.pool_candidates`). Counts are kept as the
+    # engine assigns: a lead deleted later keeps its place in the day's count, and a row written outside the
+    # engine after the day's first pick counts from the next import chunk (which recounts) or the next day.
     counts_day = models.DateField(null=True, blank=True, editable=False)
     day_counts = models.JSONField(default=dict, blank=True, editable=False)
 
