@@ -181,7 +181,7 @@ def pool_members(pool: Pool) -> list[tuple[Candidate, bool]]:
     return out
 
 
-def _counted_today(pool: Pool, user_ids: list, start, end) -> dict:
+def counted_today(pool: Pool, user_ids: list, start, end) -> dict:
     """{user id: capped assignments of `pool` today}, from the assignment rows."""
     return dict(Assignment.objects.filter(pool=pool, user__in=user_ids, kind__in=CAPPED_KINDS, at__gte=start,
                                           at__lt=end).values("user").annotate(n=Count("id"))
@@ -205,7 +205,7 @@ def pool_candidates(pool: Pool, *, count_today=None, members=None) -> list[Candi
     elif pool.counts_day == today and all(str(pk) in pool.day_counts for pk in ids):
         counts = {pk: pool.day_counts[str(pk)] for pk in ids}
     else:  # the day's first pick (or a member new today): count the rows once, keep the counts on the pool
-        counts = _counted_today(pool, ids, *day_bounds(today))
+        counts = counted_today(pool, ids, *day_bounds(today))
         kept = pool.day_counts if pool.counts_day == today else {}
         pool.counts_day, pool.day_counts = today, {**kept, **{str(pk): counts.get(pk, 0) for pk in ids}}
     for c, absent_today in out:

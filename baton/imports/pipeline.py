@@ -289,13 +289,9 @@ class BulkAssigner:
     def _count_today(self, pool, ids, start, end):
         known = self.counted.get(pool.pk)
         if known is None or known[0] != start or not set(ids) <= known[1].keys():
-            from django.db.models import Count
+            from baton.assignment.services import counted_today
 
-            from baton.assignment.services import CAPPED_KINDS
-
-            counts = dict(self.Assignment.objects.filter(pool=pool, user__in=ids, kind__in=CAPPED_KINDS,
-                                                         at__gte=start, at__lt=end)
-                          .values("user").annotate(n=Count("id")).values_list("user", "n"))
+            counts = counted_today(pool, ids, start, end)
             known = self.counted[pool.pk] = (start, {u: counts.get(u, 0) for u in ids})
         return dict(known[1])
 

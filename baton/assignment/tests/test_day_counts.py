@@ -66,3 +66,17 @@ def test_a_new_day_starts_from_the_rows_and_a_drain_counts():
     assert not PoolBacklog.objects.exists()
     waiting.refresh_from_db()
     assert waiting.owner == users[0]
+
+
+def test_a_member_added_during_the_day_is_counted_from_the_rows_and_the_others_keep_theirs():
+    pool, users = make_pool(1)
+    with clock.frozen(MONDAY):
+        assign()
+        assign()
+        newcomer = f.user(username="joined-at-noon")
+        Assignment.objects.create(lead=f.lead(), pool=pool, user=newcomer, kind="auto", at=clock.now())
+        pool.members.create(user=newcomer, daily_cap=2)
+        assert assign()[0].owner == newcomer  # after the first member in the rotation, with one place left
+        pool.refresh_from_db()
+        assert pool.day_counts == _capped_rows_today(pool) == {str(users[0].pk): 2, str(newcomer.pk): 2}
+        assert assign()[0].owner == users[0]  # the newcomer is at the cap of 2
