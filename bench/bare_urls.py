@@ -111,25 +111,16 @@ def floor_lead(request, pool_lock=True, minimal=False):
         cursor.fetchall()
     if minimal:
         return _floor_minimal(setup, company, email, phone, source, phone_norm, email_norm, company_norm, now)
+    # On PostgreSQL the pick is reserved in a transaction of its own, committed before the lead's (as
+    # `assignment.services.assignment_reserve`); on SQLite it is taken in the lead's transaction.
+    reserved = None
+    if pool_lock and vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            reserved = _floor_pick(cursor, setup, company, pool_lock, vendor, start)
+            cursor.execute(*reserved[2].pop())
     with transaction.atomic(), connection.cursor() as cursor:
-        # members before the lock, today's counts with it (as `assignment.services.assignment_decide`)
-        cursor.execute("SELECT m.user_id, EXISTS(SELECT 1 FROM assignment_memberabsence x WHERE x.user_id = "
-                       "m.user_id AND x.date_from <= %s AND x.date_to >= %s) FROM assignment_poolmember m "
-                       "WHERE m.pool_id = %s ORDER BY m.id", [start.date(), start.date(), setup["pool"]])
-        users = [r[0] for r in cursor.fetchall()]
-        last, counts = None, {}
-        if pool_lock:
-            lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
-            cursor.execute(f"SELECT rotation_last_user_id, day_counts FROM assignment_pool WHERE id = %s{lock}",
-                           [setup["pool"]])
-            last, counts = cursor.fetchone()
-            counts = json.loads(counts) if isinstance(counts, str) else counts
-        position = ((users.index(last) + 1) % len(users) if last in users else 0) if pool_lock else (
-            hash(company) % len(users))
-        user = users[position]
-        counts = {**counts, str(user): counts.get(str(user), 0) + 1}
-        rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s WHERE id = %s",
-                     [user, json.dumps(counts), setup["pool"]])] if pool_lock else []
+        user, position, rotation = reserved or _floor_pick(cursor, setup, company, pool_lock, vendor, start)
         row = {"company": company, "email": email, "phone": phone, "phone_norm": phone_norm, "email_norm": email_norm,
                "company_norm": company_norm, "source": source, "status": "assigned", "owner_id": user, "score": 40,
                "grade": "C", "created_at": now, "updated_at": now, "assigned_at": now, "status_changed_at": now}
@@ -157,6 +148,29 @@ def floor_lead(request, pool_lock=True, minimal=False):
             for inserter, rows, link, _want in linked:
                 inserter.insert_values([{**r, link: pk} for r in rows])
     return JsonResponse({"id": pk}, status=201)
+
+
+def _floor_pick(cursor, setup, company, pool_lock, vendor, start):
+    """(user, position, [rotation statement]) as `assignment.services.assignment_decide` picks."""
+    # members before the lock, today's counts with it
+    cursor.execute("SELECT m.user_id, EXISTS(SELECT 1 FROM assignment_memberabsence x WHERE x.user_id = "
+                   "m.user_id AND x.date_from <= %s AND x.date_to >= %s) FROM assignment_poolmember m "
+                   "WHERE m.pool_id = %s ORDER BY m.id", [start.date(), start.date(), setup["pool"]])
+    users = [r[0] for r in cursor.fetchall()]
+    last, counts = None, {}
+    if pool_lock:
+        lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
+        cursor.execute(f"SELECT rotation_last_user_id, day_counts FROM assignment_pool WHERE id = %s{lock}",
+                       [setup["pool"]])
+        last, counts = cursor.fetchone()
+        counts = json.loads(counts) if isinstance(counts, str) else counts
+    position = ((users.index(last) + 1) % len(users) if last in users else 0) if pool_lock else (
+        hash(company) % len(users))
+    user = users[position]
+    counts = {**counts, str(user): counts.get(str(user), 0) + 1}
+    rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s WHERE id = %s",
+                 [user, json.dumps(counts), setup["pool"]])] if pool_lock else []
+    return user, position, rotation
 
 
 def _floor_minimal(setup, company, email, phone, source, phone_norm, email_norm, company_norm, now):

@@ -407,6 +407,8 @@ class Decision:
     pick: Pick | None = None
     explanation: str = ""
     skipped: list = field(default_factory=list)
+    # AUTO: the pool's rotation (last user id, weighted state) before this pick, for `assignment_release`.
+    rotation_before: tuple | None = None
 
 
 def assignment_members_first(lead, config_token: str | None = None) -> dict:
@@ -438,18 +440,57 @@ def assignment_decide(lead, config_token: str | None = None, *, save_rotation: b
         # before the lock: other intakes into the pool need not wait for it
         members = members_ahead.get(pool.pk) or pool_members(pool)
         pool = pool_lock(pool)
+        before = (pool.rotation_last_user_id, pool.weighted_state)
         pick = _pick(pool, members)
         if pick.user is not None:
             _count_pick(pool, pick)
             if save_rotation:
                 pool_rotation_save(pool)
-            return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick,
+            return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick, rotation_before=before,
                             explanation=" ".join(tried + [_explain(pool, pick)]))
         tried.append(_explain(pool, pick))
         skipped += [{**s, "pool": pool.pk} for s in pick.skipped]
     first = next(p for p in pools if p.action == PoolAction.ASSIGN)
     return Decision(Assignment.Kind.BACKLOG, pool=first, skipped=skipped, explanation=" ".join(
         tried + [_("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}]))
+
+
+def assignment_reserve(lead, config_token: str | None = None, *, members: dict | None = None) -> Decision:
+    """`assignment_decide` in a short transaction of its own, committed before the caller writes the lead:
+    the pick is counted against the member's cap and the rotation moves on at once. The caller must write the
+    decision in its next transaction, or call `assignment_release` if that transaction fails.
+
+    Why: a pool's intakes queue on its row lock, which `assignment_decide` holds until the end of the
+    transaction. Held through the lead's insert and its (synchronous) commit, it let one intake into a pool
+    proceed at a time, whatever the cores. Held for the pick alone, the inserts and commits of concurrent
+    intakes overlap, and their commits can share a WAL flush.
+
+    The reservation commits asynchronously on PostgreSQL (no wait for its WAL flush, so the lock is released
+    sooner): the lead's transaction commits after it, synchronously, and its flush covers all WAL written
+    before it, the reservation's included. A crash in between loses nothing the client was told was saved;
+    at worst the member's count for the day is one higher than the rows (the cap is reached one lead early)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        return assignment_decide(lead, config_token, members=members)
+
+
+def assignment_release(decision: Decision) -> None:
+    """Give back what `assignment_reserve` took for a lead that was not written: the member's count of the
+    day, and the rotation's turn if no pick has moved it since."""
+    if decision.kind != Assignment.Kind.AUTO:
+        return
+    reserved = decision.pool
+    with transaction.atomic():
+        pool = pool_lock(reserved)
+        key = str(decision.pick.user.pk)
+        if pool.counts_day == reserved.counts_day and pool.day_counts.get(key, 0) > 0:
+            pool.day_counts = {**pool.day_counts, key: pool.day_counts[key] - 1}
+        if (pool.rotation_last_user_id, pool.weighted_state) == (reserved.rotation_last_user_id,
+                                                                 reserved.weighted_state):
+            pool.rotation_last_user_id, pool.weighted_state = decision.rotation_before
+        pool_rotation_save(pool)
 
 
 def lead_auto_assign(*, lead: Lead, actor=None, source=ChangeSource.SYSTEM, new=False,

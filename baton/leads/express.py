@@ -50,15 +50,7 @@ def accepts(data: dict, actor) -> bool:
 def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
     """Create, tag, score, grade and assign a lead as `lead_create(process=True)` does (`data` holds its
     keywords after normalisation and stamping: `created_at`, `status_changed_at`, duplicate keys)."""
-    from baton.assignment.models import Assignment, PoolBacklog
-    from baton.assignment.services import (
-        assignment_decide,
-        assignment_members_first,
-        explained_new_lead,
-        pool_rotation_save,
-        pool_rotation_statement,
-    )
-    from baton.rules.models import LeadEvaluation
+    from baton.assignment.services import assignment_members_first, assignment_release, assignment_reserve
     from baton.rules.services import RuleSet, evaluate_new
 
     lead = Lead(**data)
@@ -101,18 +93,52 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
 
     members = assignment_members_first(view, token)
 
-    # On PostgreSQL, from here to the commit, concurrent intakes into the pool wait: only the decision's own
-    # work is left (the pool's rotation is written with the rows, in one statement).
+    # On PostgreSQL, outside a caller's transaction, the pick is reserved in a short transaction of its own, so
+    # concurrent intakes into the pool do not queue on its lock while this one inserts and commits (see
+    # `assignment_reserve`). Elsewhere it is taken in the lead's transaction: on SQLite that transaction holds
+    # the database's one write lock anyway, and a caller's transaction (an idempotent request) keeps the pick
+    # and the lead together.
+    postgres = connection.vendor == "postgresql"
+    reserved = None
+    if postgres and not connection.in_atomic_block:
+        reserved = assignment_reserve(view, token, members=members)
+    try:
+        _write(lead, view, token, members, reserved, row, tag_rows, evaluation, audit_rows, now, savepoint)
+    except BaseException:
+        if reserved is not None:
+            assignment_release(reserved)
+        raise
+
+    # What the API answers with, without reading anything back.
+    lead._prefetched_objects_cache = {"tags": _cached(lead, "tags", sorted(ev["tags"], key=lambda t: t.name)),
+                                      "industries": _cached(lead, "industries", [])}
+    lead._score_explanation = ev["score_explanation"]
+    return lead
+
+
+def _write(lead, view, token, members, reserved, row, tag_rows, evaluation, audit_rows, now, savepoint):
+    """`lead_create_express`'s transaction: the decision (`reserved`, or taken here under the pool's lock) and
+    every row, on `lead`."""
+    from baton.assignment.models import Assignment, PoolBacklog
+    from baton.assignment.services import (
+        assignment_decide,
+        explained_new_lead,
+        pool_rotation_save,
+        pool_rotation_statement,
+    )
+    from baton.rules.models import LeadEvaluation
+
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(savepoint=savepoint):
-        decision = assignment_decide(view, token, save_rotation=False, members=members)
+        decision = reserved or assignment_decide(view, token, save_rotation=False, members=members)
         assigned = _assignment_changes(lead, decision, now)
         if assigned:  # written by the engine for the company, like lead_auto_assign's
             audit_rows.append(audit_values(lead, actor=None, source=ChangeSource.SYSTEM,
                                            action=AuditEntry.Action.UPDATE, changes=assigned,
                                            message=decision.explanation))
             row.update({name: getattr(lead, name) for name in _DECIDED})
-        rotation = [pool_rotation_statement(decision.pool)] if decision.kind == Assignment.Kind.AUTO else []
+        rotation = ([pool_rotation_statement(decision.pool)]
+                    if decision.kind == Assignment.Kind.AUTO and reserved is None else [])
         assignment = _assignment_row(lead, decision, now)
         assigned_row = _columns(assignment)
         backlog = ([{"pool_id": decision.pool.pk, "lead_id": None, "since": now}]
@@ -134,13 +160,7 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
                 if want_ids:
                     assignment.pk = ids[0]
         lead._state.adding, lead._state.db = False, transaction.get_connection().alias
-
-    # What the API answers with, without reading anything back.
-    lead._prefetched_objects_cache = {"tags": _cached(lead, "tags", sorted(ev["tags"], key=lambda t: t.name)),
-                                      "industries": _cached(lead, "industries", [])}
-    lead._score_explanation = ev["score_explanation"]
     lead._assignment_explained = explained_new_lead(assignment)
-    return lead
 
 
 # The lead's fields an assignment decision sets (`_assignment_changes`).

@@ -80,3 +80,38 @@ def test_a_member_added_during_the_day_is_counted_from_the_rows_and_the_others_k
         pool.refresh_from_db()
         assert pool.day_counts == _capped_rows_today(pool) == {str(users[0].pk): 2, str(newcomer.pk): 2}
         assert assign()[0].owner == users[0]  # the newcomer is at the cap of 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("strategy", ["round_robin", "weighted"])
+def test_a_capture_that_loses_a_race_gives_back_its_pick(monkeypatch, strategy):
+    """A capture whose lead is refused at the insert (here it loses a race on its external id and merges into
+    the winner) takes no place and no turn from the pool. On PostgreSQL its pick was committed before the
+    insert (`assignment_reserve`) and is given back (`assignment_release`); elsewhere it rolls back."""
+    from baton.capture import services as capture
+    from baton.capture.models import DedupePolicy
+
+    pool, users = make_pool(3, strategy=strategy, caps=[8, 8, 8], weights=[1, 1, 1])
+    manager = f.user(roles=("ops",))
+    DedupePolicy.objects.create(source="api", action=DedupePolicy.Action.MERGE)
+    real_members_first, winner, raced = services.assignment_members_first, [], []
+
+    def members_then_lose_the_race(lead, token=None):
+        if not raced:  # the other capture is written after this one's lookup and rules, before its pick
+            raced.append(True)
+            winner.append(lead_create(actor=manager, source=ChangeSource.API, lead_source="api",
+                                      external_id="CRM-9", company="先到公司"))
+        return real_members_first(lead, token)
+
+    monkeypatch.setattr(services, "assignment_members_first", members_then_lose_the_race)
+    with clock.frozen(MONDAY):
+        result = capture.lead_capture(data={"source": "api", "external_id": "CRM-9", "company": "后到公司",
+                                            "email": "late@x.cn"}, actor=manager)
+        assert result.merged and result.lead.pk == winner[0].pk and winner[0].owner == users[0]
+        pool.refresh_from_db()
+        assert pool.day_counts == {str(u.pk): n for u, n in zip(users, [1, 0, 0], strict=True)}
+        assert _capped_rows_today(pool) == {str(users[0].pk): 1}
+        # the turn the loser had taken is the next lead's
+        assert [_web_lead(n, manager).owner for n in range(2)] == [users[1], users[2]]
+        pool.refresh_from_db()
+        assert pool.day_counts == _capped_rows_today(pool) == {str(u.pk): 1 for u in users}
