@@ -25,6 +25,7 @@ from baton.core.errors import Conflict, PermissionDenied, ValidationFailed
 from baton.core.models import AuditEntry, ChangeSource
 from baton.core.services import create_object, record, update_object
 from baton.leads.models import Lead
+from baton.leads.unsaved import RowView
 from baton.org.models import User
 from baton.rules import conditions
 
@@ -359,8 +360,16 @@ def _active_pools(token: str | None = None) -> list[tuple[Pool, object]]:
 
 
 def _eligible_pools(lead: Lead, token: str | None = None) -> list[Pool]:
-    return [pool for pool, accepts in _active_pools(token)
-            if (not pool.region_id or pool.region_id == lead.region_id) and accepts(lead)]
+    # A new lead's row view (`leads.unsaved.RowView`, its fields final once evaluated) is asked twice, for
+    # the members read ahead and for the decision: its answer is kept on it.
+    kept = lead.__dict__.get("_eligible_pools")
+    if kept is not None and kept[0] == token:
+        return kept[1]
+    pools = [pool for pool, accepts in _active_pools(token)
+             if (not pool.region_id or pool.region_id == lead.region_id) and accepts(lead)]
+    if isinstance(lead, RowView):
+        lead._eligible_pools = (token, pools)
+    return pools
 
 
 def _give(*, lead, pool, pick, kind, source, actor=None, explanation, reason_code="", note="",

@@ -19,13 +19,18 @@ from django.db import connection, models
 
 def _last_value_memo(adapt):
     """A chunk stamps most rows with the same timestamp, and rows share explanation objects: adapt a value
-    once while the same object repeats (callers never mutate a value they passed in)."""
-    last = [None, None]
+    once while the same object repeats (callers never mutate a value they passed in).
+
+    An intake's inserters are shared by a server's threads: the value and its adapted form are kept as one
+    pair and read in one step, so a thread never returns the form another thread stored for its own value."""
+    last = [(None, None)]
 
     def adapted(value):
-        if value is not last[0]:
-            last[0], last[1] = value, adapt(value)
-        return last[1]
+        seen, out = last[0]
+        if seen is not value:
+            out = adapt(value)
+            last[0] = (value, out)
+        return out
     return adapted
 
 
