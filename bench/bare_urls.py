@@ -1,6 +1,7 @@
 """The ceiling for `POST /api/leads`: a minimal Django endpoint that validates a JSON lead and inserts one
 row into the same indexed lead table (no auth, no rules, no assignment, no audit)."""
 
+import contextlib
 import json
 import re
 
@@ -111,15 +112,18 @@ def floor_lead(request, pool_lock=True, minimal=False):
         cursor.fetchall()
     if minimal:
         return _floor_minimal(setup, company, email, phone, source, phone_norm, email_norm, company_norm, now)
-    # On PostgreSQL the pick is reserved in a transaction of its own, committed before the lead's (as
-    # `assignment.services.assignment_reserve`); on SQLite it is taken in the lead's transaction.
+    # On PostgreSQL the pick is read without a lock and swapped in, committed on its own, then the rows go out in
+    # one statement (as `assignment.services.assignment_reserve` and `leads.express`); on SQLite it is taken
+    # in the lead's transaction.
     reserved = None
     if pool_lock and vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            reserved = _floor_pick(cursor, setup, company, pool_lock, vendor, start)
-            cursor.execute(*reserved[2].pop())
-    with transaction.atomic(), connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            while reserved is None:
+                reserved = _floor_pick(cursor, setup, company, pool_lock, vendor, start, swap=True)
+                cursor.execute(*reserved[2].pop())
+                if cursor.rowcount != 1:
+                    reserved = None
+    with contextlib.nullcontext() if reserved else transaction.atomic(), connection.cursor() as cursor:
         user, position, rotation = reserved or _floor_pick(cursor, setup, company, pool_lock, vendor, start)
         row = {"company": company, "email": email, "phone": phone, "phone_norm": phone_norm, "email_norm": email_norm,
                "company_norm": company_norm, "source": source, "status": "assigned", "owner_id": user, "score": 40,
@@ -150,8 +154,9 @@ def floor_lead(request, pool_lock=True, minimal=False):
     return JsonResponse({"id": pk}, status=201)
 
 
-def _floor_pick(cursor, setup, company, pool_lock, vendor, start):
-    """(user, position, [rotation statement]) as `assignment.services.assignment_decide` picks."""
+def _floor_pick(cursor, setup, company, pool_lock, vendor, start, swap=False):
+    """(user, position, [rotation statement]) as `assignment.services.assignment_decide` picks; `swap`: the
+    state read without a lock, the statement written over the state read (`pool_rotation_swap`)."""
     # members before the lock, today's counts with it
     cursor.execute("SELECT m.user_id, EXISTS(SELECT 1 FROM assignment_memberabsence x WHERE x.user_id = "
                    "m.user_id AND x.date_from <= %s AND x.date_to >= %s) FROM assignment_poolmember m "
@@ -159,17 +164,23 @@ def _floor_pick(cursor, setup, company, pool_lock, vendor, start):
     users = [r[0] for r in cursor.fetchall()]
     last, counts = None, {}
     if pool_lock:
-        lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
+        lock = " FOR NO KEY UPDATE" if vendor == "postgresql" and not swap else ""
         cursor.execute(f"SELECT rotation_last_user_id, day_counts FROM assignment_pool WHERE id = %s{lock}",
                        [setup["pool"]])
         last, counts = cursor.fetchone()
         counts = json.loads(counts) if isinstance(counts, str) else counts
+    before = counts
     position = ((users.index(last) + 1) % len(users) if last in users else 0) if pool_lock else (
         hash(company) % len(users))
     user = users[position]
     counts = {**counts, str(user): counts.get(str(user), 0) + 1}
     rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s WHERE id = %s",
                  [user, json.dumps(counts), setup["pool"]])] if pool_lock else []
+    if swap:
+        rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s WHERE id = %s AND "
+                     "rotation_last_user_id IS NOT DISTINCT FROM %s AND day_counts = %s::jsonb AND "
+                     "set_config('synchronous_commit', 'off', true) IS NOT NULL",
+                     [user, json.dumps(counts), setup["pool"], last, json.dumps(before)])]
     return user, position, rotation
 
 

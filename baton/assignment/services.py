@@ -299,24 +299,25 @@ def _explain(pool: Pool, pick: Pick) -> str:
 ROTATION_FIELDS = ["rotation_last_user_id", "weighted_state", "counts_day", "day_counts"]
 
 
-def pool_lock(pool: Pool) -> Pool:
+def pool_lock(pool: Pool, *, lock: bool = True) -> Pool:
     """A copy of `pool` with its rotation state re-read under the pool row's lock (held until the transaction
     ends; SQLite: the transaction already holds the write lock). Its other fields stay as given: the pools
-    come from the per-process cache, whose objects threads share and nobody may change."""
-    def build():
+    come from the per-process cache, whose objects threads share and nobody may change.
+    `lock=False`: the state as committed, for a pick that `pool_rotation_swap` writes only if it is unchanged."""
+    def build(locking):
         qn = connection.ops.quote_name
         fields = [Pool._meta.get_field(name) for name in ROTATION_FIELDS]
         sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(Pool._meta.db_table)} "
                f"WHERE {qn(Pool._meta.pk.column)} = %s")
         # NO KEY UPDATE: the lock the rotation write takes anyway. Unlike FOR UPDATE it lets other
         # transactions' foreign-key checks (an assignment or backlog row naming this pool) pass meanwhile.
-        if connection.features.has_select_for_no_key_update:
+        if locking and connection.features.has_select_for_no_key_update:
             sql += " FOR NO KEY UPDATE"
-        elif connection.features.has_select_for_update:
+        elif locking and connection.features.has_select_for_update:
             sql += " FOR UPDATE"
         return sql, rawread.converters(fields)
 
-    sql, converters = _once("pool_lock", build)
+    sql, converters = _once(("pool_lock", lock), lambda: build(lock))
     with connection.cursor() as cursor:
         cursor.execute(sql, [pool.pk])
         row = cursor.fetchone()
@@ -346,6 +347,29 @@ def pool_rotation_statement(pool: Pool) -> tuple[str, list]:
 def pool_rotation_save(pool: Pool) -> None:
     with connection.cursor() as cursor:
         cursor.execute(*pool_rotation_statement(pool))
+
+
+def pool_rotation_swap(pool: Pool, before: tuple) -> bool:
+    """PostgreSQL, outside a transaction: write the rotation state `_pick` left on `pool` if the pool's state
+    is still `before` (its `ROTATION_FIELDS` as read); False when another pick wrote it first. One statement,
+    committed on its own and asynchronously (see `assignment_reserve`): the row is locked only while the
+    server runs it."""
+    fields = [Pool._meta.get_field(name) for name in ROTATION_FIELDS]
+
+    def build():
+        qn = connection.ops.quote_name
+        same = " AND ".join(f"{qn(f.column)} IS NOT DISTINCT FROM %s" for f in fields)
+        # set_config(…, true) holds for the statement's own transaction: its commit does not wait for the WAL
+        # flush (SET LOCAL needs a transaction block, which would cost two round trips more).
+        return (f"UPDATE {qn(Pool._meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "
+                f"WHERE {qn(Pool._meta.pk.column)} = %s AND {same} "
+                f"AND set_config('synchronous_commit', 'off', true) IS NOT NULL")
+
+    params = [*(f.get_db_prep_save(getattr(pool, f.attname), connection) for f in fields), pool.pk,
+              *(f.get_db_prep_save(value, connection) for f, value in zip(fields, before, strict=True))]
+    with connection.cursor() as cursor:
+        cursor.execute(_once("pool_swap", build), params)
+        return cursor.rowcount == 1
 
 
 def _active_pools(token: str | None = None) -> list[tuple[Pool, object]]:
@@ -416,8 +440,8 @@ class Decision:
     pick: Pick | None = None
     explanation: str = ""
     skipped: list = field(default_factory=list)
-    # AUTO: the pool's rotation (last user id, weighted state) before this pick, for `assignment_release`.
-    rotation_before: tuple | None = None
+    # AUTO: the pool's `ROTATION_FIELDS` as read before this pick (for `pool_rotation_swap`, `assignment_release`)
+    state_before: tuple | None = None
 
 
 def assignment_members_first(lead, config_token: str | None = None) -> dict:
@@ -429,12 +453,13 @@ def assignment_members_first(lead, config_token: str | None = None) -> dict:
 
 
 def assignment_decide(lead, config_token: str | None = None, *, save_rotation: bool = True,
-                      members: dict | None = None) -> Decision:
+                      members: dict | None = None, lock: bool = True) -> Decision:
     """Choose the pool and member for `lead` (a Lead, or a `leads.unsaved.RowView` of one about to be
     inserted). Locks each pool it tries and stores the rotation of the pool that picks (call it inside the
     transaction that writes the decision); writes nothing about the lead itself. `save_rotation=False`: the
     caller writes `pool_rotation_statement(decision.pool)` itself, in that transaction. `members`: from
-    `assignment_members_first`, read ahead."""
+    `assignment_members_first`, read ahead. `lock=False`: the pools are read, neither locked nor written (the
+    caller swaps the rotation in, `assignment_reserve`)."""
     members_ahead = members or {}
     pools = _eligible_pools(lead, config_token)
     if not pools:
@@ -448,14 +473,14 @@ def assignment_decide(lead, config_token: str | None = None, *, save_rotation: b
                 "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name})
         # before the lock: other intakes into the pool need not wait for it
         members = members_ahead.get(pool.pk) or pool_members(pool)
-        pool = pool_lock(pool)
-        before = (pool.rotation_last_user_id, pool.weighted_state)
+        pool = pool_lock(pool, lock=lock)
+        before = tuple(getattr(pool, name) for name in ROTATION_FIELDS)
         pick = _pick(pool, members)
         if pick.user is not None:
             _count_pick(pool, pick)
-            if save_rotation:
+            if save_rotation and lock:
                 pool_rotation_save(pool)
-            return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick, rotation_before=before,
+            return Decision(Assignment.Kind.AUTO, pool=pool, pick=pick, state_before=before,
                             explanation=" ".join(tried + [_explain(pool, pick)]))
         tried.append(_explain(pool, pick))
         skipped += [{**s, "pool": pool.pk} for s in pick.skipped]
@@ -464,24 +489,33 @@ def assignment_decide(lead, config_token: str | None = None, *, save_rotation: b
         tried + [_("The lead waits in the backlog of “%(pool)s”.") % {"pool": first.name}]))
 
 
+RESERVE_ATTEMPTS = 20
+
+
 def assignment_reserve(lead, config_token: str | None = None, *, members: dict | None = None) -> Decision:
-    """`assignment_decide` in a short transaction of its own, committed before the caller writes the lead:
-    the pick is counted against the member's cap and the rotation moves on at once. The caller must write the
-    decision in its next transaction, or call `assignment_release` if that transaction fails.
+    """PostgreSQL, outside a transaction: `assignment_decide` committed before the caller writes the lead. The
+    pick is counted against the member's cap and the rotation moves on at once; the caller must write the
+    decision next, or call `assignment_release` if that write fails.
 
-    Why: a pool's intakes queue on its row lock, which `assignment_decide` holds until the end of the
-    transaction. Held through the lead's insert and its (synchronous) commit, it let one intake into a pool
-    proceed at a time, whatever the cores. Held for the pick alone, the inserts and commits of concurrent
-    intakes overlap, and their commits can share a WAL flush.
+    Why: `assignment_decide` holds the pool's row lock until the end of the caller's transaction. Held through
+    the lead's insert and its synchronous commit, it let one intake into a pool proceed at a time, and its
+    transaction cost round trips of its own (BEGIN, the lock, COMMIT). Here the pool's state is read without a
+    lock, the member picked from it, and the new state written in one statement only if the state is still
+    the one read (`pool_rotation_swap`); when another pick came first, the pick is made again from the new
+    state. Caps hold as under the lock: a count is only ever written over the count it was computed from.
 
-    The reservation commits asynchronously on PostgreSQL (no wait for its WAL flush, so the lock is released
-    sooner): the lead's transaction commits after it, synchronously, and its flush covers all WAL written
-    before it, the reservation's included. A crash in between loses nothing the client was told was saved;
-    at worst the member's count for the day is one higher than the rows (the cap is reached one lead early)."""
+    The swap commits asynchronously (no wait for its WAL flush): the lead's statement commits after it,
+    synchronously, and its flush covers all WAL written before it, the swap's included. A crash in between
+    loses nothing the client was told was saved; at worst the member's count of the day is one higher than
+    the rows (the cap is reached one lead early)."""
+    for _attempt in range(RESERVE_ATTEMPTS):
+        decision = assignment_decide(lead, config_token, members=members, lock=False)
+        if decision.kind != Assignment.Kind.AUTO or pool_rotation_swap(decision.pool, decision.state_before):
+            return decision
+    # A pool this busy: queue on its lock instead of trying again.
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
         return assignment_decide(lead, config_token, members=members)
 
 
@@ -498,7 +532,7 @@ def assignment_release(decision: Decision) -> None:
             pool.day_counts = {**pool.day_counts, key: pool.day_counts[key] - 1}
         if (pool.rotation_last_user_id, pool.weighted_state) == (reserved.rotation_last_user_id,
                                                                  reserved.weighted_state):
-            pool.rotation_last_user_id, pool.weighted_state = decision.rotation_before
+            pool.rotation_last_user_id, pool.weighted_state = decision.state_before[:2]
         pool_rotation_save(pool)
 
 

@@ -7,11 +7,16 @@ assignment and audit rows follow in one statement per table.
 instances and ORM query building for about twenty statements, which made a captured lead cost ten times
 a plain insert. The rows written here are the same (the tests hold both paths equal); the audit keeps its
 three entries (created, re-scored, assigned) so a lead's history reads the same whichever path wrote it.
+On PostgreSQL the member is picked and committed before the lead is written (`assignment_reserve`, without
+holding the pool's lock), so concurrent intakes into a pool do not wait for each other's insert and commit.
 
 Only the plain capture shape takes this path (`accepts`); anything else (tags or an owner given by the
 caller, custom fields, a status other than new, a caller whose scope is not the whole company, whose
 check needs the row in the database) goes through `lead_create`'s general path.
 """
+
+import contextlib
+import logging
 
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
@@ -29,6 +34,7 @@ _FIELDS = frozenset({
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "duplicate_of", "status",
     "created_at", "phone_norm", "email_norm", "company_norm"})
 _INSERTERS: dict = {}
+logger = logging.getLogger(__name__)
 
 
 def _inserter(model, **kw) -> RawInserter:
@@ -93,11 +99,11 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
 
     members = assignment_members_first(view, token)
 
-    # On PostgreSQL, outside a caller's transaction, the pick is reserved in a short transaction of its own, so
-    # concurrent intakes into the pool do not queue on its lock while this one inserts and commits (see
-    # `assignment_reserve`). Elsewhere it is taken in the lead's transaction: on SQLite that transaction holds
-    # the database's one write lock anyway, and a caller's transaction (an idempotent request) keeps the pick
-    # and the lead together.
+    # On PostgreSQL, outside a caller's transaction, the pick is reserved first, committed on its own without
+    # locking the pool (`assignment_reserve`), so concurrent intakes into the pool do not queue while this one
+    # inserts and commits. Elsewhere it is taken under the pool's lock in the lead's transaction: on SQLite
+    # that transaction holds the database's one write lock anyway, and a caller's transaction (an idempotent
+    # request) keeps the pick and the lead together.
     postgres = connection.vendor == "postgresql"
     reserved = None
     if postgres and not connection.in_atomic_block:
@@ -106,7 +112,11 @@ def lead_create_express(*, actor, source, data: dict, savepoint: bool) -> Lead:
         _write(lead, view, token, members, reserved, row, tag_rows, evaluation, audit_rows, now, savepoint)
     except BaseException:
         if reserved is not None:
-            assignment_release(reserved)
+            try:
+                assignment_release(reserved)
+            except Exception:  # the write's own error is the one to answer with; this one is logged
+                logger.exception("could not give back the pick of pool %s: the member's count of the day stays "
+                                 "one over", reserved.pool.pk)
         raise
 
     # What the API answers with, without reading anything back.
@@ -129,7 +139,9 @@ def _write(lead, view, token, members, reserved, row, tag_rows, evaluation, audi
     from baton.rules.models import LeadEvaluation
 
     postgres = connection.vendor == "postgresql"
-    with transaction.atomic(savepoint=savepoint):
+    # After a reservation the rows go out in one statement (below), atomic by itself: no transaction block,
+    # whose BEGIN and COMMIT would be two round trips more.
+    with contextlib.nullcontext() if reserved else transaction.atomic(savepoint=savepoint):
         decision = reserved or assignment_decide(view, token, save_rotation=False, members=members)
         assigned = _assignment_changes(lead, decision, now)
         if assigned:  # written by the engine for the company, like lead_auto_assign's

@@ -115,3 +115,36 @@ def test_a_capture_that_loses_a_race_gives_back_its_pick(monkeypatch, strategy):
         assert [_web_lead(n, manager).owner for n in range(2)] == [users[1], users[2]]
         pool.refresh_from_db()
         assert pool.day_counts == _capped_rows_today(pool) == {str(u.pk): 1 for u in users}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pick_that_another_intake_overtook_is_made_again_from_the_new_state(monkeypatch):
+    """PostgreSQL's express intake picks from the pool's state read without a lock and writes its pick only
+    over that same state (`pool_rotation_swap`). When another intake wrote first, the pick is made again: the
+    two leads get the next two members, and the day's counts keep both."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the unlocked pick is PostgreSQL's (SQLite picks under its one write lock); "
+                    "run with DATABASE_URL=postgres://… to exercise it")
+    pool, users = make_pool(3)
+    manager = f.user(roles=("ops",))
+    real_swap, swaps, overtaker = services.pool_rotation_swap, [], []
+
+    def overtaken_once(pool, before):
+        swaps.append(pool.rotation_last_user_id)
+        if not overtaker:  # another intake is read, picked and written between this one's read and its write
+            overtaker.append(None)
+            overtaker[0] = _web_lead(99, manager)
+        return real_swap(pool, before)
+
+    monkeypatch.setattr(services, "pool_rotation_swap", overtaken_once)
+    with clock.frozen(MONDAY):
+        lead = _web_lead(1, manager)
+        assert overtaker[0].owner == users[0] and lead.owner == users[1]
+        # this intake's pick of rep0 from the state it read, the overtaker's of rep0 (written), this intake's
+        # second pick from the overtaker's state (written)
+        assert swaps == [users[0].pk, users[0].pk, users[1].pk]
+        pool.refresh_from_db()
+        assert pool.day_counts == {str(users[0].pk): 1, str(users[1].pk): 1, str(users[2].pk): 0}
+        assert _capped_rows_today(pool) == {str(users[0].pk): 1, str(users[1].pk): 1}
