@@ -1,4 +1,6 @@
-"""How long an intake holds its pool's lock on PostgreSQL, and what it does meanwhile.
+"""How long an intake holds its pool's lock on PostgreSQL, and what it does meanwhile; for an intake that takes
+no lock (the express path swaps its pick in, `assignment.services.assignment_reserve`), how often its pick had
+to be made again because another intake wrote first.
 
     .venv/bin/python bench/intake_hold.py [--clients 8] [--seconds 8] [--serve-args "--threads 1"]
 
@@ -56,12 +58,20 @@ def main():
             r = bench.load(port, path, headers, args.clients, args.seconds, 20000, "h")
         finally:
             bench.stop(proc)
-        rows = [line.split() for name in glob.glob(log + ".*") for line in open(name)]  # noqa: SIM115
+        lines = [line.split() for name in glob.glob(log + ".*") for line in open(name)]  # noqa: SIM115
+    rows = [line[1:] for line in lines if line[0] == "L"]
+    swapped = [line[1:] for line in lines if line[0] == "S"]
+    print(f"{args.clients} client(s): {r['rps']:.1f} req/s, p99 {r['p99']:.1f} ms; {len(rows)} intakes took the "
+          f"pool's lock, {len(swapped)} swapped their pick in")
+    if swapped:
+        attempts = [int(row[0]) for row in swapped]
+        print(f"  swap statements per intake: mean {statistics.mean(attempts):.2f}, max {max(attempts)}; "
+              f"{sum(a > 1 for a in attempts) / len(attempts):.1%} of picks made again")
+        print(f"  time in swap statements   {_summary([float(row[1]) for row in swapped])}")
+        print(f"  whole intake              {_summary([float(row[2]) for row in swapped])}")
     if not rows:
-        print("no assigned intake was timed")
         return
     hold = [float(row[2]) for row in rows]
-    print(f"{args.clients} client(s): {r['rps']:.1f} req/s, p99 {r['p99']:.1f} ms; {len(rows)} assigned intakes timed")
     print(f"  wait for the pool's lock  {_summary([float(row[1]) for row in rows])}")
     print(f"  hold, grant to commit     {_summary(hold)}")
     steps: dict = {}
