@@ -146,12 +146,9 @@ def _members_read():
     return sql, rawread.converters(fields), [f.attname for f in User._meta.concrete_fields]
 
 
-def pool_members(pool: Pool) -> list[tuple[Candidate, bool]]:
-    """The pool's members in rotation order (fixed members, then dynamic ones), each with whether they are
-    absent today; no counts. Membership is configuration: an intake reads it before it locks the pool."""
-    today = clock.today()
-    # Fixed members with today's absence in one statement. It runs on every intake, so it is written by
-    # hand: compiling the ORM query and building its rows cost many times the query itself.
+def _fixed_members(pool: Pool, today) -> list[tuple[Candidate, bool]]:
+    # Fixed members with today's absence in one statement, written by hand: compiling the ORM query and
+    # building its rows cost many times the query itself.
     sql, converters, user_fields = _once("members", _members_read)
     ops = connection.ops
     with connection.cursor() as cursor:
@@ -163,6 +160,25 @@ def pool_members(pool: Pool) -> list[tuple[Candidate, bool]]:
         user = User.from_db(connection.alias, user_fields, values[:-1])
         out.append((Candidate(user=user, weight=weight, cap=cap, active=active, member_id=member_id),
                     bool(values[-1])))  # SQLite's EXISTS gives 0 or 1
+    return out
+
+
+def pool_members(pool: Pool) -> list[tuple[Candidate, bool]]:
+    """The pool's members in rotation order (fixed members, then dynamic ones), each with whether they are
+    absent today; no counts. Membership is configuration: an intake reads it before it locks the pool.
+
+    The fixed members are kept per process for the day and the configuration in force: members, absences and
+    users are watched by `core.config_cache`, so any change to them is seen by the next request. The
+    candidates and their users are shared by the process's threads: callers copy a candidate before they
+    change it (`pool_candidates`) and never change a user."""
+    today = clock.today()
+    kept = config_cache.cached(f"pool_members:{pool.pk}", dict)
+    out = kept.get(today)
+    if out is None:
+        out = _fixed_members(pool, today)
+        kept.clear()  # another day's
+        kept[today] = out
+    out = list(out)
     rule = pool.dynamic_rule or {}
     if rule.get("kind") == "top_newcomers":
         seen = {c.user.pk for c, _absent in out}

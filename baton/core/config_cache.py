@@ -29,6 +29,10 @@ WATCHED: dict[str, frozenset] = {
     "sla.holidayoverride": frozenset(),
     "capture.dedupepolicy": frozenset(),
     "leads.tag": frozenset(),  # the rule set holds the rows of the tags its rules give
+    # a pool's fixed members are kept with their users and today's absences (`assignment.pool_members`)
+    "assignment.poolmember": frozenset(),
+    "assignment.memberabsence": frozenset(),
+    "org.user": frozenset({"last_login"}),
 }
 
 _cache: dict[str, tuple[str, object]] = {}
@@ -50,6 +54,23 @@ def current_token() -> str | None:
     if memo is not None:
         memo.append(token)
     return token
+
+
+def token_subquery() -> str:
+    """SQL for the token in force as a scalar subquery, for a statement every request sends anyway (the API
+    token's read) to carry it; pass its value to `prime`."""
+    from baton.core.models import ConfigStamp
+
+    qn = connection.ops.quote_name
+    return (f"(SELECT {qn(ConfigStamp._meta.get_field('token').column)} FROM {qn(ConfigStamp._meta.db_table)} "
+            f"WHERE {qn(ConfigStamp._meta.get_field('key').column)} = '{KEY}')")
+
+
+def prime(token: str | None) -> None:
+    """Take `token` (read by `token_subquery`) as this request's, unless the request already read one."""
+    memo = _request_memo.get()
+    if memo is not None and not memo:
+        memo.append(token)
 
 
 class RequestTokenMiddleware:

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from baton.core import clock, rawread
+from baton.core import clock, config_cache, rawread
 from baton.core.errors import DomainError, ValidationFailed
 from baton.core.models import AuditEntry, ChangeSource
 from baton.core.services import record, update_object
@@ -59,9 +59,11 @@ def _token_statement(vendor: str) -> str:
     code = quote(Role._meta.get_field("code").column)
     codes = f"array_agg(r.{code})" if vendor == "postgresql" else f"json_group_array(r.{code})"
     user_pk = f"u.{quote(User._meta.pk.column)}"
+    # the configuration's token rides along: the request would read it next, in a statement of its own
     return (f"SELECT {token.columns}, {user.columns}, (SELECT {codes} FROM {quote(through.db_table)} ur "
             f"JOIN {quote(Role._meta.db_table)} r ON r.{quote(Role._meta.pk.column)} = ur.{role_id} "
-            f"WHERE ur.{user_id} = {user_pk}) FROM {quote(ApiToken._meta.db_table)} t "
+            f"WHERE ur.{user_id} = {user_pk}), {config_cache.token_subquery()} "
+            f"FROM {quote(ApiToken._meta.db_table)} t "
             f"JOIN {quote(User._meta.db_table)} u ON {user_pk} = t.{quote(ApiToken._meta.get_field('user').column)} "
             f"WHERE t.{quote(ApiToken._meta.get_field('key_hash').column)} = %s")
 
@@ -78,7 +80,8 @@ def _token_with_user(key_hash: str) -> ApiToken | None:
     token_reader = rawread.reader(ApiToken, "t")
     token = token_reader.instance(row)
     user = rawread.reader(User, "u").instance(row, token_reader.width)
-    codes = row[-1]
+    codes = row[-2]
+    config_cache.prime(row[-1])
     user._role_codes = frozenset((json.loads(codes) if isinstance(codes, str) else codes) or ())
     ApiToken.user.field.set_cached_value(token, user)
     return token

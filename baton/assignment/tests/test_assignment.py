@@ -129,8 +129,8 @@ def test_first_eligible_pool_by_priority_and_condition():
     with clock.frozen(MONDAY):
         assert assign(source="referral")[0].owner == vip_users[0]
         assert assign(source="web_form")[0].owner == general_users[0]
-        # vip full → falls through to the next eligible pool
-        PoolMember.objects.filter(pool=vip).update(daily_cap=1)
+        # vip full (its member's cap lowered by ops) → falls through to the next eligible pool
+        services.member_update(member=vip.members.get(), actor=f.user(roles=("ops",)), daily_cap=1)
         lead, result = assign(source="referral")
     assert lead.owner == general_users[0]
     assert "vip" in result.explanation
@@ -238,3 +238,21 @@ def test_lead_create_hook_tags_scores_and_assigns():
     plain = Lead.objects.get(pk=plain.pk)
     assert (plain.score, plain.owner) == (0, None)
     assert AuditEntry.objects.filter(object_id=lead.pk, action="update").count() == 2
+
+
+def test_the_next_pick_sees_a_change_to_the_members():
+    """A pool's fixed members are kept per process with their users and today's absences: a change made
+    through the product (a member paused, an absence, a user deactivated) is seen by the very next pick."""
+    pool, users = make_pool(3)
+    ops = f.user(roles=("ops",))
+    with clock.frozen(MONDAY):
+        assert assign()[0].owner == users[0]
+        services.member_update(member=pool.members.get(user=users[1]), actor=ops, active=False)
+        assert assign()[0].owner == users[2]
+        services.absence_create(user=users[0], date_from=date(2026, 3, 2), date_to=date(2026, 3, 2), actor=ops)
+        assert assign()[0].owner == users[2]
+        users[2].is_active = False
+        users[2].save()
+        lead, result = assign()
+    assert lead.owner is None and result.kind == "backlog"
+    assert [s["reason"] for s in result.skipped] == ["absent", "inactive", "inactive"]

@@ -66,3 +66,24 @@ def test_lead_create_engine_writes_are_audited_old_to_new(intake):
     assert assigned["status"] == [LeadStatus.NEW, LeadStatus.ASSIGNED]
     assert assigned["assigned_at"] == [None, stored.assigned_at.isoformat()]
     assert rows[2].message == Assignment.objects.get(lead=stored).explanation[:500]
+
+
+def test_an_api_intake_reads_configuration_and_members_without_statements_of_their_own(intake):
+    """`POST /api/leads` with a bearer token: the configuration's token comes with the API token's read, and a
+    pool's fixed members come from the process's memory once read for the day and the configuration."""
+    from baton.core.testing.api import ApiClient
+    from baton.org.models import ApiToken
+
+    api = ApiClient(make_user(username="budget_api", roles=["ops"], password="pass12345"))
+
+    def post(n):
+        with CaptureQueriesContext(connection) as ctx:
+            response = api.post("/api/leads", {"source": "web_form", "company": f"接口预算{n}有限公司",
+                                               "phone": f"1391111{n:04d}"})
+        assert response.status_code == 201, response.content
+        return [q["sql"] for q in ctx.captured_queries]
+
+    post(1)
+    statements = post(2)
+    assert not [sql for sql in statements if "core_configstamp" in sql and ApiToken._meta.db_table not in sql]
+    assert not [sql for sql in statements if "assignment_poolmember" in sql]
