@@ -148,3 +148,24 @@ def test_a_pick_that_another_intake_overtook_is_made_again_from_the_new_state(mo
         pool.refresh_from_db()
         assert pool.day_counts == {str(users[0].pk): 1, str(users[1].pk): 1, str(users[2].pk): 0}
         assert _capped_rows_today(pool) == {str(users[0].pk): 1, str(users[1].pk): 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pick_overtaken_every_time_queues_on_the_pools_lock(monkeypatch):
+    """After `RESERVE_ATTEMPTS` swaps lost to other intakes, the pick is taken under the pool's lock instead:
+    the lead is still assigned, once, and counted."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the unlocked pick is PostgreSQL's (SQLite picks under its one write lock); "
+                    "run with DATABASE_URL=postgres://… to exercise it")
+    pool, users = make_pool(2)
+    manager = f.user(roles=("ops",))
+    attempts = []
+    monkeypatch.setattr(services, "pool_rotation_swap", lambda pool, before: attempts.append(1) and False)
+    with clock.frozen(MONDAY):
+        leads = [_web_lead(n, manager) for n in range(3)]
+        assert [lead.owner for lead in leads] == [users[0], users[1], users[0]]
+        assert len(attempts) == 3 * services.RESERVE_ATTEMPTS
+        pool.refresh_from_db()
+        assert pool.day_counts == _capped_rows_today(pool) == {str(users[0].pk): 2, str(users[1].pk): 1}
