@@ -115,14 +115,15 @@ def floor_lead(request, pool_lock=True, minimal=False):
     # On PostgreSQL the pick is read without a lock and swapped in, committed on its own, then the rows go out in
     # one statement (as `assignment.services.assignment_reserve` and `leads.express`); on SQLite it is taken
     # in the lead's transaction.
-    reserved = None
+    reserved, state = None, None
     if pool_lock and vendor == "postgresql":
         with connection.cursor() as cursor:
             while reserved is None:
-                reserved = _floor_pick(cursor, setup, company, pool_lock, vendor, start, swap=True)
+                reserved = _floor_pick(cursor, setup, company, pool_lock, vendor, start, swap=True, state=state)
                 cursor.execute(*reserved[2].pop())
-                if cursor.rowcount != 1:
-                    reserved = None
+                swapped, last, counts = cursor.fetchone()
+                if not swapped:  # the state another pick wrote first: picked again from it
+                    reserved, state = None, (last, json.loads(counts) if isinstance(counts, str) else counts)
     with contextlib.nullcontext() if reserved else transaction.atomic(), connection.cursor() as cursor:
         user, position, rotation = reserved or _floor_pick(cursor, setup, company, pool_lock, vendor, start)
         row = {"company": company, "email": email, "phone": phone, "phone_norm": phone_norm, "email_norm": email_norm,
@@ -154,16 +155,22 @@ def floor_lead(request, pool_lock=True, minimal=False):
     return JsonResponse({"id": pk}, status=201)
 
 
-def _floor_pick(cursor, setup, company, pool_lock, vendor, start, swap=False):
+def _floor_pick(cursor, setup, company, pool_lock, vendor, start, swap=False, state=None):
     """(user, position, [rotation statement]) as `assignment.services.assignment_decide` picks; `swap`: the
-    state read without a lock, the statement written over the state read (`pool_rotation_swap`)."""
-    # members before the lock, today's counts with it
-    cursor.execute("SELECT m.user_id, EXISTS(SELECT 1 FROM assignment_memberabsence x WHERE x.user_id = "
-                   "m.user_id AND x.date_from <= %s AND x.date_to >= %s) FROM assignment_poolmember m "
-                   "WHERE m.pool_id = %s ORDER BY m.id", [start.date(), start.date(), setup["pool"]])
-    users = [r[0] for r in cursor.fetchall()]
+    state read without a lock (or `state`, returned by the last swap), the statement written over the state
+    read and returning the current state when it is not (`pool_rotation_swap`)."""
+    # the members are kept per process, as `assignment.services.pool_members` keeps them; today's counts come
+    # with the pool's state
+    if "members" not in _floor:
+        cursor.execute("SELECT m.user_id, EXISTS(SELECT 1 FROM assignment_memberabsence x WHERE x.user_id = "
+                       "m.user_id AND x.date_from <= %s AND x.date_to >= %s) FROM assignment_poolmember m "
+                       "WHERE m.pool_id = %s ORDER BY m.id", [start.date(), start.date(), setup["pool"]])
+        _floor["members"] = [r[0] for r in cursor.fetchall()]
+    users = _floor["members"]
     last, counts = None, {}
-    if pool_lock:
+    if state is not None:
+        last, counts = state
+    elif pool_lock:
         lock = " FOR NO KEY UPDATE" if vendor == "postgresql" and not swap else ""
         cursor.execute(f"SELECT rotation_last_user_id, day_counts FROM assignment_pool WHERE id = %s{lock}",
                        [setup["pool"]])
@@ -177,10 +184,12 @@ def _floor_pick(cursor, setup, company, pool_lock, vendor, start, swap=False):
     rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s WHERE id = %s",
                  [user, json.dumps(counts), setup["pool"]])] if pool_lock else []
     if swap:
-        rotation = [("UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s WHERE id = %s AND "
-                     "rotation_last_user_id IS NOT DISTINCT FROM %s AND day_counts = %s::jsonb AND "
-                     "set_config('synchronous_commit', 'off', true) IS NOT NULL",
-                     [user, json.dumps(counts), setup["pool"], last, json.dumps(before)])]
+        rotation = [("WITH swapped AS (UPDATE assignment_pool SET rotation_last_user_id = %s, day_counts = %s "
+                     "WHERE id = %s AND rotation_last_user_id IS NOT DISTINCT FROM %s AND day_counts = %s::jsonb "
+                     "AND set_config('synchronous_commit', 'off', true) IS NOT NULL RETURNING 1) "
+                     "SELECT EXISTS(SELECT 1 FROM swapped), rotation_last_user_id, day_counts FROM assignment_pool "
+                     "WHERE id = %s",
+                     [user, json.dumps(counts), setup["pool"], last, json.dumps(before), setup["pool"]])]
     return user, position, rotation
 
 

@@ -339,9 +339,13 @@ def pool_lock(pool: Pool, *, lock: bool = True) -> Pool:
         row = cursor.fetchone()
     if row is None:
         raise Pool.DoesNotExist("Pool matching query does not exist.")
+    return _pool_in_state(pool, rawread.convert(row, converters))
+
+
+def _pool_in_state(pool: Pool, state) -> Pool:
+    """A copy of `pool` (shared by threads: never changed) with `state`, its `ROTATION_FIELDS` in order."""
     pool = copy.copy(pool)
-    pool.rotation_last_user_id, pool.weighted_state, pool.counts_day, pool.day_counts = rawread.convert(
-        row, converters)
+    pool.rotation_last_user_id, pool.weighted_state, pool.counts_day, pool.day_counts = state
     return pool
 
 
@@ -365,27 +369,33 @@ def pool_rotation_save(pool: Pool) -> None:
         cursor.execute(*pool_rotation_statement(pool))
 
 
-def pool_rotation_swap(pool: Pool, before: tuple) -> bool:
+def pool_rotation_swap(pool: Pool, before: tuple) -> tuple | None:
     """PostgreSQL, outside a transaction: write the rotation state `_pick` left on `pool` if the pool's state
-    is still `before` (its `ROTATION_FIELDS` as read); False when another pick wrote it first. One statement,
-    committed on its own and asynchronously (see `assignment_reserve`): the row is locked only while the
-    server runs it."""
+    is still `before` (its `ROTATION_FIELDS` as read). None when written; else the state another pick wrote
+    first, as this statement saw it (the next pick starts from it without reading it again; rarely it is
+    already older than what made this one fail, and the next swap says so). One statement, committed on its
+    own and asynchronously (see `assignment_reserve`): the row is locked only while the server runs it."""
     fields = [Pool._meta.get_field(name) for name in ROTATION_FIELDS]
 
     def build():
         qn = connection.ops.quote_name
+        table, pk = qn(Pool._meta.db_table), qn(Pool._meta.pk.column)
         same = " AND ".join(f"{qn(f.column)} IS NOT DISTINCT FROM %s" for f in fields)
         # set_config(…, true) holds for the statement's own transaction: its commit does not wait for the WAL
-        # flush (SET LOCAL needs a transaction block, which would cost two round trips more).
-        return (f"UPDATE {qn(Pool._meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "
-                f"WHERE {qn(Pool._meta.pk.column)} = %s AND {same} "
-                f"AND set_config('synchronous_commit', 'off', true) IS NOT NULL")
+        # flush (SET LOCAL needs a transaction block, which would cost two round trips more). The outer SELECT
+        # sees the row as it was when the statement started, not the update.
+        return (f"WITH swapped AS (UPDATE {table} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "
+                f"WHERE {pk} = %s AND {same} AND set_config('synchronous_commit', 'off', true) IS NOT NULL "
+                f"RETURNING 1) SELECT EXISTS(SELECT 1 FROM swapped), {', '.join(qn(f.column) for f in fields)} "
+                f"FROM {table} WHERE {pk} = %s"), rawread.converters(fields)
 
+    sql, converters = _once("pool_swap", build)
     params = [*(f.get_db_prep_save(getattr(pool, f.attname), connection) for f in fields), pool.pk,
-              *(f.get_db_prep_save(value, connection) for f, value in zip(fields, before, strict=True))]
+              *(f.get_db_prep_save(value, connection) for f, value in zip(fields, before, strict=True)), pool.pk]
     with connection.cursor() as cursor:
-        cursor.execute(_once("pool_swap", build), params)
-        return cursor.rowcount == 1
+        cursor.execute(sql, params)
+        swapped, *state = cursor.fetchone()
+    return None if swapped else tuple(rawread.convert(state, converters))
 
 
 def _active_pools(token: str | None = None) -> list[tuple[Pool, object]]:
@@ -469,13 +479,13 @@ def assignment_members_first(lead, config_token: str | None = None) -> dict:
 
 
 def assignment_decide(lead, config_token: str | None = None, *, save_rotation: bool = True,
-                      members: dict | None = None, lock: bool = True) -> Decision:
+                      members: dict | None = None, lock: bool = True, states: dict | None = None) -> Decision:
     """Choose the pool and member for `lead` (a Lead, or a `leads.unsaved.RowView` of one about to be
     inserted). Locks each pool it tries and stores the rotation of the pool that picks (call it inside the
     transaction that writes the decision); writes nothing about the lead itself. `save_rotation=False`: the
     caller writes `pool_rotation_statement(decision.pool)` itself, in that transaction. `members`: from
     `assignment_members_first`, read ahead. `lock=False`: the pools are read, neither locked nor written (the
-    caller swaps the rotation in, `assignment_reserve`)."""
+    caller swaps the rotation in, `assignment_reserve`); `states`: {pool id: state} already known, not read."""
     members_ahead = members or {}
     pools = _eligible_pools(lead, config_token)
     if not pools:
@@ -489,7 +499,8 @@ def assignment_decide(lead, config_token: str | None = None, *, save_rotation: b
                 "Pool “%(pool)s” nurtures its leads: status set to nurturing, no owner.") % {"pool": pool.name})
         # before the lock: other intakes into the pool need not wait for it
         members = members_ahead.get(pool.pk) or pool_members(pool)
-        pool = pool_lock(pool, lock=lock)
+        known = (states or {}).get(pool.pk)
+        pool = pool_lock(pool, lock=lock) if known is None else _pool_in_state(pool, known)
         before = tuple(getattr(pool, name) for name in ROTATION_FIELDS)
         pick = _pick(pool, members)
         if pick.user is not None:
@@ -524,10 +535,15 @@ def assignment_reserve(lead, config_token: str | None = None, *, members: dict |
     synchronously, and its flush covers all WAL written before it, the swap's included. A crash in between
     loses nothing the client was told was saved; at worst the member's count of the day is one higher than
     the rows (the cap is reached one lead early)."""
+    states: dict = {}
     for _attempt in range(RESERVE_ATTEMPTS):
-        decision = assignment_decide(lead, config_token, members=members, lock=False)
-        if decision.kind != Assignment.Kind.AUTO or pool_rotation_swap(decision.pool, decision.state_before):
+        decision = assignment_decide(lead, config_token, members=members, lock=False, states=states)
+        if decision.kind != Assignment.Kind.AUTO:
             return decision
+        current = pool_rotation_swap(decision.pool, decision.state_before)
+        if current is None:
+            return decision
+        states[decision.pool.pk] = current
     # A pool this busy: queue on its lock instead of trying again.
     with transaction.atomic():
         with connection.cursor() as cursor:
