@@ -372,8 +372,9 @@ def pool_rotation_save(pool: Pool) -> None:
 def pool_rotation_swap(pool: Pool, before: tuple) -> tuple | None:
     """PostgreSQL, outside a transaction: write the rotation state `_pick` left on `pool` if the pool's state
     is still `before` (its `ROTATION_FIELDS` as read). None when written; else the state another pick wrote
-    first, as this statement saw it (the next pick starts from it without reading it again; rarely it is
-    already older than what made this one fail, and the next swap says so). One statement, committed on its
+    first, as this statement's snapshot saw it: the next pick starts from it without reading it again. When
+    the write that won was still in progress at the snapshot, that state is already old and the next swap
+    fails too (more swaps are lost than with a fresh read, but each retry costs one statement, not two). One statement, committed on its
     own and asynchronously (see `assignment_reserve`): the row is locked only while the server runs it."""
     fields = [Pool._meta.get_field(name) for name in ROTATION_FIELDS]
 

@@ -48,17 +48,17 @@ def current_token() -> str | None:
     if memo:
         return memo[0]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT token FROM core_configstamp WHERE key = %s", [KEY])
-        row = cursor.fetchone()
-    token = row[0] if row else None
+        cursor.execute(f"SELECT {token_subquery()}")
+        token = cursor.fetchone()[0]
     if memo is not None:
         memo.append(token)
     return token
 
 
 def token_subquery() -> str:
-    """SQL for the token in force as a scalar subquery, for a statement every request sends anyway (the API
-    token's read) to carry it; pass its value to `prime`."""
+    """SQL for the token in force as a scalar subquery (NULL before the first change): `current_token` selects
+    it alone, and a statement every request sends anyway (the API token's read) carries it; pass its value to
+    `prime`."""
     from baton.core.models import ConfigStamp
 
     qn = connection.ops.quote_name
